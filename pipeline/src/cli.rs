@@ -1,0 +1,72 @@
+//! Command-line types (clap derive). Parsing only; validation lives in the library.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::LogFormat;
+
+/// recon reconciles the customer and product master data of several systems: it
+/// extracts their exports, checks data-quality rules, matches records, builds golden
+/// records and scorecards, and writes everything as Parquet.
+#[derive(Debug, Parser)]
+#[command(name = "recon", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format on stderr: `text` for people, `json` (one object per line) for cron
+    /// and log shippers.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "RECON_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    /// Only warnings and errors; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// More detail in the logs (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline and commit a run directory `<output>/run_date=YYYY-MM-DD/`.
+    Run(RunArgs),
+    /// Validate the configuration and the inputs' headers without running.
+    CheckConfig(ConfigArg),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// Path of recon.toml.
+    #[arg(short, long, default_value = "recon.toml", env = "RECON_CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+
+    /// The date the run is as of (YYYY-MM-DD); names the run directory. Defaults to
+    /// `[run].as_of`, else today in `[run].time_zone`. Re-running a date replaces it.
+    #[arg(long, value_parser = parse_date)]
+    pub as_of: Option<NaiveDate>,
+
+    /// Output directory (overrides `[run].output`).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("expected a date as YYYY-MM-DD, got {s:?}"))
+}

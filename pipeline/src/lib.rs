@@ -1,0 +1,18 @@
+//! recon: a batch master-data reconciliation pipeline.
+//!
+//! Stages, each a module with one entry function (see DESIGN.md):
+//! [`extract`] → rules → matching → golden → scorecard, orchestrated by [`pipeline`] and
+//! written by [`output`].
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod logging;
+pub mod output;
+pub mod pipeline;
+pub mod progress;
+pub mod util;
+
+pub use config::Config;
+pub use error::{Error, Result, exit_code};

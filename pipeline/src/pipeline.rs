@@ -1,0 +1,223 @@
+//! `recon run`: the stages in order, timed, into one run directory committed atomically,
+//! with the manifest.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result, exit_code};
+use crate::extract::{self, ExtractOutput, FileReport};
+use crate::output::{OutputDir, OutputFile};
+use crate::progress::Progress;
+
+/// Options of one run, from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub as_of: Option<NaiveDate>,
+    pub output: Option<PathBuf>,
+}
+
+/// What a completed run reports back to the command line.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub run_dir: PathBuf,
+    pub exit_code: i32,
+    /// One line per problem worth a cron mail (broken gates, rule errors).
+    pub summary: Vec<String>,
+}
+
+/// Timing of one stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTiming {
+    pub stage: &'static str,
+    pub duration_ms: u64,
+}
+
+/// An input file in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestInput {
+    pub source: String,
+    #[serde(flatten)]
+    pub file: FileReport,
+}
+
+/// Row accounting over all inputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Accounting {
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_quarantined: u64,
+    /// `rows_read == rows_accepted + rows_quarantined` for every file.
+    pub balanced: bool,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub run_date: NaiveDate,
+    pub as_of: NaiveDate,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub recon_version: &'static str,
+    pub config_path: String,
+    pub config_sha256: String,
+    pub time_zone: String,
+    pub inputs: Vec<ManifestInput>,
+    pub accounting: Accounting,
+    pub stages: Vec<StageTiming>,
+    pub outputs: Vec<OutputFile>,
+    /// `success`, `gates_failed` or `rule_errors`.
+    pub status: &'static str,
+    pub exit_code: i32,
+}
+
+/// The run's date: `--as-of`, else `[run].as_of`, else today in the configured zone.
+pub fn resolve_as_of(cfg: &Config, opt: Option<NaiveDate>) -> NaiveDate {
+    opt.or(cfg.run.as_of)
+        .unwrap_or_else(|| Utc::now().with_timezone(&cfg.time_zone()).date_naive())
+}
+
+/// The output directory: `--output`, else `[run].output` relative to the config file.
+pub fn resolve_output(cfg: &Config, opt: Option<&PathBuf>) -> PathBuf {
+    match opt {
+        Some(p) => p.clone(),
+        None => cfg.resolve(&cfg.run.output),
+    }
+}
+
+/// Test hook: `RECON_TEST_PAUSE_AFTER=<stage>` makes the run announce
+/// `recon-test: paused after <stage>` on stderr and sleep, so crash tests can kill it
+/// at a known point. Not for production use.
+fn test_pause(stage: &str) {
+    if let Ok(want) = std::env::var("RECON_TEST_PAUSE_AFTER")
+        && want == stage
+    {
+        eprintln!("recon-test: paused after {stage}");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
+/// Runs every stage and commits the run directory.
+pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOutcome> {
+    let started_at = Utc::now();
+    let t0 = Instant::now();
+    let as_of = resolve_as_of(cfg, opts.as_of);
+    let root = resolve_output(cfg, opts.output.as_ref());
+    let run_id = format!(
+        "{}-{}",
+        started_at.format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    );
+    let out = OutputDir::lock(&root)?;
+    let mut run = out.begin_run(as_of, &run_id)?;
+    tracing::info!(run_id = %run_id, as_of = %as_of, output = %root.display(), "run started");
+    let mut stages = Vec::new();
+
+    let t = Instant::now();
+    let extracted: ExtractOutput = extract::extract(cfg, &mut run, as_of, progress)?;
+    stages.push(StageTiming {
+        stage: "extract",
+        duration_ms: t.elapsed().as_millis() as u64,
+    });
+    test_pause("extract");
+
+    let inputs: Vec<ManifestInput> = extracted
+        .sources
+        .iter()
+        .flat_map(|s| {
+            s.files.iter().map(|f| ManifestInput {
+                source: s.name.clone(),
+                file: f.clone(),
+            })
+        })
+        .collect();
+    let accounting = Accounting {
+        rows_read: inputs.iter().map(|i| i.file.rows_read).sum(),
+        rows_accepted: inputs.iter().map(|i| i.file.rows_accepted).sum(),
+        rows_quarantined: inputs.iter().map(|i| i.file.rows_quarantined).sum(),
+        balanced: inputs
+            .iter()
+            .all(|i| i.file.rows_read == i.file.rows_accepted + i.file.rows_quarantined),
+    };
+    if !accounting.balanced {
+        return Err(Error::Invariant("row accounting does not balance".into()));
+    }
+
+    let exit = exit_code::SUCCESS;
+    let summary = Vec::new();
+    let status = "success";
+    let mut manifest = Manifest {
+        run_id: run_id.clone(),
+        run_date: as_of,
+        as_of,
+        started_at,
+        finished_at: Utc::now(),
+        recon_version: env!("CARGO_PKG_VERSION"),
+        config_path: cfg.path.display().to_string(),
+        config_sha256: cfg.hash.clone(),
+        time_zone: cfg.run.time_zone.clone(),
+        inputs,
+        accounting,
+        stages,
+        outputs: Vec::new(),
+        status,
+        exit_code: exit,
+    };
+    manifest.outputs = run.outputs().to_vec();
+    manifest.outputs.sort_by(|a, b| a.path.cmp(&b.path));
+    manifest.finished_at = Utc::now();
+    run.write_json("manifest.json", &manifest)?;
+    test_pause("manifest");
+    let final_path = run.commit()?;
+    tracing::info!(
+        run_dir = %final_path.display(),
+        rows_read = manifest.accounting.rows_read,
+        rows_quarantined = manifest.accounting.rows_quarantined,
+        duration_ms = t0.elapsed().as_millis() as u64,
+        "run committed"
+    );
+    drop(out);
+    Ok(RunOutcome {
+        run_dir: final_path,
+        exit_code: exit,
+        summary,
+    })
+}
+
+/// `recon check-config`: validates the config and that every source's files exist and
+/// carry the mapped columns. Returns the number of files checked.
+pub fn check_config(cfg: &Config) -> Result<usize> {
+    let mut problems = Vec::new();
+    let mut files = 0;
+    for s in &cfg.sources {
+        match cfg.source_files(s) {
+            Ok(f) => files += f.len(),
+            Err(e) => {
+                problems.push(strip_config_prefix(&e));
+                continue;
+            }
+        }
+        if let Err(e) = extract::check_headers(cfg, s) {
+            problems.push(strip_config_prefix(&e));
+        }
+    }
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(Error::Config {
+            path: cfg.path.clone(),
+            message: problems.join("\n"),
+        })
+    }
+}
+
+fn strip_config_prefix(e: &Error) -> String {
+    match e {
+        Error::Config { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,34 @@
+//! Small helpers shared across stages.
+
+use chrono::{Datelike, NaiveDate};
+use sha2::{Digest, Sha256};
+
+/// Lower-case hex sha256 of a byte slice.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Days since 1970-01-01 (Arrow's Date32).
+pub fn date_to_days(d: NaiveDate) -> i32 {
+    d.num_days_from_ce() - 719_163
+}
+
+/// The date of an Arrow Date32 value.
+pub fn days_to_date(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days + 719_163)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_round_trip() {
+        let d = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        assert_eq!(days_to_date(date_to_days(d)), Some(d));
+        assert_eq!(
+            date_to_days(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()),
+            0
+        );
+    }
+}
