@@ -402,6 +402,8 @@ pub enum AliasRule {
     /// Salesforce IDs: a 15-character ID and its 18-character form (15 + checksum) are
     /// the same record, compared case-sensitively on the first 15 characters.
     Salesforce,
+    /// SKUs: equal after upper-casing and removing spaces, hyphens, underscores, dots.
+    Sku,
 }
 
 /// `[[source.reference]]`: a column of this source that holds another source's key.
@@ -422,6 +424,9 @@ pub struct ReferenceConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesSection {
+    /// Load the built-in rule pack (`rules/builtin`, embedded in the binary).
+    #[serde(default = "default_true")]
+    pub builtin: bool,
     /// Rule directories, relative to the config file. Each holds `<pack>/<rule>.sql`
     /// files or `.sql` files directly.
     #[serde(default)]
@@ -443,6 +448,7 @@ pub struct RulesSection {
 impl Default for RulesSection {
     fn default() -> Self {
         RulesSection {
+            builtin: true,
             dirs: Vec::new(),
             disable: Vec::new(),
             params: IndexMap::new(),
@@ -594,6 +600,15 @@ impl Config {
                         }
                     }
                 }
+            }
+        }
+        for (i, d) in raw.rules.dirs.iter().enumerate() {
+            let abs = if d.is_absolute() { d.clone() } else { base_dir.join(d) };
+            if !abs.is_dir() {
+                p.push(
+                    format!("rules.dirs[{i}]"),
+                    format!("{} is not a directory (resolved to {})", d.display(), abs.display()),
+                );
             }
         }
         if raw.rules.max_violations_per_rule == 0 {

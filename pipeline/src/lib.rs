@@ -9,9 +9,12 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod logging;
+pub mod normalize;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod rules;
+pub mod sql;
 pub mod util;
 
 pub use config::Config;

@@ -147,9 +147,27 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
         return Err(Error::Invariant("row accounting does not balance".into()));
     }
 
-    let exit = exit_code::SUCCESS;
-    let summary = Vec::new();
-    let status = "success";
+    let t = Instant::now();
+    let rules = crate::rules::run(cfg, &mut run, &extracted, as_of, progress)?;
+    stages.push(StageTiming {
+        stage: "rules",
+        duration_ms: t.elapsed().as_millis() as u64,
+    });
+    test_pause("rules");
+
+    let mut summary = Vec::new();
+    for r in rules.errors() {
+        summary.push(format!(
+            "rule {} could not run: {}",
+            r.rule_id,
+            r.error.as_deref().unwrap_or("unknown error")
+        ));
+    }
+    let (exit, status) = if summary.is_empty() {
+        (exit_code::SUCCESS, "success")
+    } else {
+        (exit_code::RULE_ERRORS, "rule_errors")
+    };
     let mut manifest = Manifest {
         run_id: run_id.clone(),
         run_date: as_of,

@@ -162,6 +162,11 @@ pub fn config_in(dir: &Path, text: &str) -> PathBuf {
     ] {
         std::fs::copy(repo().join("fixtures/demo").join(f), dir.join(f)).unwrap();
     }
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    for e in std::fs::read_dir(repo().join("fixtures/demo/rules")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join("rules").join(e.file_name())).unwrap();
+    }
     let p = dir.join("recon.toml");
     std::fs::write(&p, text).unwrap();
     p
