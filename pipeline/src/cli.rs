@@ -42,6 +42,26 @@ pub enum Command {
     Run(RunArgs),
     /// Validate the configuration and the inputs' headers without running.
     CheckConfig(ConfigArg),
+    /// Pairwise precision, recall and F1 of a run's clusters against ground truth.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Ground truth: CSV with columns source, record_key, entity_id.
+    #[arg(long)]
+    pub truth: PathBuf,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
+
+    /// Output directory (overrides `[run].output`).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// The run to evaluate (default: the latest run).
+    #[arg(long, value_parser = parse_date)]
+    pub run_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +84,10 @@ pub struct RunArgs {
     /// Output directory (overrides `[run].output`).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+
+    /// Score with this model.json (from an earlier run) instead of training a model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {

@@ -28,6 +28,7 @@ pub struct Config {
     pub run: RunSection,
     pub sources: Vec<SourceConfig>,
     pub rules: RulesSection,
+    pub entities: Vec<crate::matching::spec::EntityConfig>,
 }
 
 /// The top level of `recon.toml`, as serde sees it.
@@ -39,6 +40,8 @@ struct RawConfig {
     sources: Vec<SourceConfig>,
     #[serde(default)]
     rules: RulesSection,
+    #[serde(rename = "entity", default)]
+    entities: Vec<crate::matching::spec::EntityConfig>,
 }
 
 /// `[run]`
@@ -603,12 +606,29 @@ impl Config {
             }
         }
         for (i, d) in raw.rules.dirs.iter().enumerate() {
-            let abs = if d.is_absolute() { d.clone() } else { base_dir.join(d) };
+            let abs = if d.is_absolute() {
+                d.clone()
+            } else {
+                base_dir.join(d)
+            };
             if !abs.is_dir() {
                 p.push(
                     format!("rules.dirs[{i}]"),
-                    format!("{} is not a directory (resolved to {})", d.display(), abs.display()),
+                    format!(
+                        "{} is not a directory (resolved to {})",
+                        d.display(),
+                        abs.display()
+                    ),
                 );
+            }
+        }
+        let mut entity_names = std::collections::HashSet::new();
+        for e in &raw.entities {
+            if !entity_names.insert(e.name.clone()) {
+                p.push(format!("entity.{}", e.name), "duplicate [[entity]] name");
+            }
+            for msg in e.validate(&sources) {
+                p.0.push(msg);
             }
         }
         if raw.rules.max_violations_per_rule == 0 {
@@ -627,6 +647,7 @@ impl Config {
             run: raw.run,
             sources,
             rules: raw.rules,
+            entities: raw.entities,
         })
     }
 

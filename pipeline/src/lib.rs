@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod logging;
+pub mod matching;
 pub mod normalize;
 pub mod output;
 pub mod pipeline;

@@ -29,12 +29,53 @@ fn dispatch(cli: Cli, progress: &Progress) -> Result<i32, Error> {
             let opts = pipeline::RunOptions {
                 as_of: args.as_of,
                 output: args.output,
+                model: args.model,
             };
             let outcome = pipeline::run(&cfg, &opts, progress)?;
             for line in &outcome.summary {
                 eprintln!("recon: {line}");
             }
             Ok(outcome.exit_code)
+        }
+        Command::Evaluate(args) => {
+            let cfg = Config::load(&args.config.config)?;
+            let root = pipeline::resolve_output(&cfg, args.output.as_ref());
+            let date = match args.run_date {
+                Some(d) => d,
+                None => *recon::output::list_run_dates(&root)?
+                    .last()
+                    .ok_or_else(|| {
+                        Error::Usage(format!("no committed run under {}", root.display()))
+                    })?,
+            };
+            let dir = root.join(recon::output::run_dir_name(date));
+            let ev = recon::matching::evaluate::evaluate(&dir, &args.truth)?;
+            println!(
+                "run {} — {} records evaluated",
+                ev.run_date, ev.records_evaluated
+            );
+            println!(
+                "{:<14} {:>9} {:>9} {:>9} {:>12} {:>12} {:>12}",
+                "pairs", "precision", "recall", "f1", "true_pos", "predicted", "true"
+            );
+            for (name, s) in [
+                ("within-source", ev.within_source),
+                ("cross-source", ev.cross_source),
+                ("all", ev.all),
+            ] {
+                println!(
+                    "{:<14} {:>9.4} {:>9.4} {:>9.4} {:>12} {:>12} {:>12}",
+                    name,
+                    s.precision,
+                    s.recall,
+                    s.f1,
+                    s.true_positives,
+                    s.predicted_pairs,
+                    s.true_pairs
+                );
+            }
+            eprintln!("recon: wrote {}", dir.join("evaluation.json").display());
+            Ok(exit_code::SUCCESS)
         }
         Command::CheckConfig(args) => {
             let cfg = Config::load(&args.config)?;

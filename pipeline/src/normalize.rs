@@ -457,14 +457,14 @@ pub fn salesforce_18(id15: &str) -> Option<String> {
     Some(out)
 }
 
-/// Jaro–Winkler similarity of two strings (0 … 1), on characters.
+/// Jaro–Winkler similarity of two strings (0 … 1), on characters; the matcher's kernel.
 pub fn jaro_winkler(a: &str, b: &str) -> f64 {
-    strsim::jaro_winkler(a, b)
+    crate::matching::kernels::jaro_winkler(a, b)
 }
 
-/// Damerau–Levenshtein distance (unrestricted) on characters.
+/// Damerau–Levenshtein distance (unrestricted) on characters; the matcher's kernel.
 pub fn damerau_levenshtein(a: &str, b: &str) -> usize {
-    strsim::damerau_levenshtein(a, b)
+    crate::matching::kernels::damerau_levenshtein(a, b)
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ use crate::progress::Progress;
 pub struct RunOptions {
     pub as_of: Option<NaiveDate>,
     pub output: Option<PathBuf>,
+    /// A model.json to score with instead of training.
+    pub model: Option<PathBuf>,
 }
 
 /// What a completed run reports back to the command line.
@@ -69,6 +71,7 @@ pub struct Manifest {
     pub inputs: Vec<ManifestInput>,
     pub accounting: Accounting,
     pub stages: Vec<StageTiming>,
+    pub matching: Vec<crate::matching::EntitySummary>,
     pub outputs: Vec<OutputFile>,
     /// `success`, `gates_failed` or `rule_errors`.
     pub status: &'static str,
@@ -155,6 +158,21 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
     });
     test_pause("rules");
 
+    let t = Instant::now();
+    let matched = crate::matching::run(
+        cfg,
+        &mut run,
+        as_of,
+        opts.model.as_deref(),
+        &|_, _| crate::matching::cluster::Constraints::default(),
+        progress,
+    )?;
+    stages.push(StageTiming {
+        stage: "match",
+        duration_ms: t.elapsed().as_millis() as u64,
+    });
+    test_pause("match");
+
     let mut summary = Vec::new();
     for r in rules.errors() {
         summary.push(format!(
@@ -181,6 +199,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
         inputs,
         accounting,
         stages,
+        matching: matched.entities.iter().map(|e| e.summary.clone()).collect(),
         outputs: Vec::new(),
         status,
         exit_code: exit,

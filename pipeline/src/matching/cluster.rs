@@ -1,0 +1,319 @@
+//! Clustering: records joined by match edges, with steward constraints and a guard
+//! against chaining.
+//!
+//! Method (deterministic): must-link decisions are applied first. Then match edges are
+//! taken strongest first (by match weight, ties by record index) and each joins two
+//! clusters with union–find unless
+//!
+//! * a cannot-link decision separates a record of one cluster from one of the other;
+//! * the merged cluster would exceed `max_cluster_size`;
+//! * **chaining guard**: of the pairs between the two clusters that were compared,
+//!   fewer than half are matches. One strong link between two groups whose other members
+//!   were compared and found different (A≈B, B≈C but A≠C) does not merge them.
+//!   Pairs that blocking never compared are not counted either way.
+//!
+//! Records listed as "keep out" are never joined to anything.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// A scored pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Scored {
+    pub a: u32,
+    pub b: u32,
+    pub weight: f64,
+    pub is_match: bool,
+}
+
+/// Steward decisions, as record indices.
+#[derive(Debug, Clone, Default)]
+pub struct Constraints {
+    pub must_link: Vec<(u32, u32)>,
+    pub cannot_link: Vec<(u32, u32)>,
+    pub keep_out: Vec<u32>,
+}
+
+/// Why an edge did not merge its clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    CannotLink,
+    KeepOut,
+    MaxSize,
+    ChainingGuard,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterStats {
+    pub match_edges: u64,
+    pub merges: u64,
+    pub refused_cannot_link: u64,
+    pub refused_keep_out: u64,
+    pub refused_max_size: u64,
+    pub refused_chaining_guard: u64,
+    pub must_links: u64,
+}
+
+/// The result: a representative (smallest member index) per record.
+pub struct Clustering {
+    pub rep: Vec<u32>,
+    pub stats: ClusterStats,
+    /// Match edges that were refused, with the reason.
+    pub refused: Vec<(u32, u32, Refusal)>,
+}
+
+struct Dsu {
+    parent: Vec<u32>,
+    members: Vec<Vec<u32>>,
+}
+
+impl Dsu {
+    fn new(n: usize) -> Dsu {
+        Dsu {
+            parent: (0..n as u32).collect(),
+            members: (0..n as u32).map(|i| vec![i]).collect(),
+        }
+    }
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[x as usize];
+            self.parent[x as usize] = self.parent[p as usize];
+            x = p;
+        }
+        x
+    }
+    fn union(&mut self, a: u32, b: u32) -> u32 {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return ra;
+        }
+        let (big, small) = if self.members[ra as usize].len() >= self.members[rb as usize].len() {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        self.parent[small as usize] = big;
+        let moved = std::mem::take(&mut self.members[small as usize]);
+        self.members[big as usize].extend(moved);
+        big
+    }
+}
+
+/// Clusters `n` records. `scored` holds every compared pair touching a record of any
+/// match edge (matches and non-matches; the guard needs both).
+pub fn cluster(
+    n: usize,
+    scored: &[Scored],
+    constraints: &Constraints,
+    max_size: usize,
+) -> Clustering {
+    let mut dsu = Dsu::new(n);
+    let mut stats = ClusterStats::default();
+    let mut refused = Vec::new();
+    let mut kept_out = vec![false; n];
+    for &r in &constraints.keep_out {
+        kept_out[r as usize] = true;
+    }
+    let mut cannot: HashMap<u32, Vec<u32>> = HashMap::new();
+    for &(a, b) in &constraints.cannot_link {
+        cannot.entry(a).or_default().push(b);
+        cannot.entry(b).or_default().push(a);
+    }
+    // Compared pairs by record, for the chaining guard.
+    let mut adj: HashMap<u32, Vec<(u32, bool)>> = HashMap::new();
+    for s in scored {
+        adj.entry(s.a).or_default().push((s.b, s.is_match));
+        adj.entry(s.b).or_default().push((s.a, s.is_match));
+    }
+    for &(a, b) in &constraints.must_link {
+        if kept_out[a as usize] || kept_out[b as usize] {
+            continue;
+        }
+        dsu.union(a, b);
+        stats.must_links += 1;
+    }
+    let mut edges: Vec<&Scored> = scored.iter().filter(|s| s.is_match).collect();
+    edges.sort_by(|x, y| {
+        y.weight
+            .partial_cmp(&x.weight)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
+    stats.match_edges = edges.len() as u64;
+    for e in edges {
+        if kept_out[e.a as usize] || kept_out[e.b as usize] {
+            stats.refused_keep_out += 1;
+            refused.push((e.a, e.b, Refusal::KeepOut));
+            continue;
+        }
+        let (ra, rb) = (dsu.find(e.a), dsu.find(e.b));
+        if ra == rb {
+            continue;
+        }
+        let (sa, sb) = (
+            dsu.members[ra as usize].len(),
+            dsu.members[rb as usize].len(),
+        );
+        let (small, other) = if sa <= sb { (ra, rb) } else { (rb, ra) };
+        // Cannot-link across the two clusters?
+        let mut blocked = false;
+        for &m in &dsu.members[small as usize].clone() {
+            if let Some(list) = cannot.get(&m) {
+                for &x in list {
+                    if dsu.find(x) == other {
+                        blocked = true;
+                    }
+                }
+            }
+        }
+        if blocked {
+            stats.refused_cannot_link += 1;
+            refused.push((e.a, e.b, Refusal::CannotLink));
+            continue;
+        }
+        if sa + sb > max_size {
+            stats.refused_max_size += 1;
+            refused.push((e.a, e.b, Refusal::MaxSize));
+            continue;
+        }
+        if sa + sb > 2 {
+            let (mut support, mut against) = (0u32, 0u32);
+            for &m in &dsu.members[small as usize].clone() {
+                if let Some(list) = adj.get(&m) {
+                    for &(x, is_match) in list {
+                        if dsu.find(x) == other {
+                            if is_match {
+                                support += 1;
+                            } else {
+                                against += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            if support < against {
+                stats.refused_chaining_guard += 1;
+                refused.push((e.a, e.b, Refusal::ChainingGuard));
+                continue;
+            }
+        }
+        dsu.union(e.a, e.b);
+        stats.merges += 1;
+    }
+    let mut rep = vec![0u32; n];
+    for i in 0..n as u32 {
+        let r = dsu.find(i);
+        rep[i as usize] = *dsu.members[r as usize].iter().min().expect("non-empty");
+    }
+    Clustering {
+        rep,
+        stats,
+        refused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(a: u32, b: u32, weight: f64, is_match: bool) -> Scored {
+        Scored {
+            a,
+            b,
+            weight,
+            is_match,
+        }
+    }
+
+    fn groups(c: &Clustering) -> Vec<Vec<u32>> {
+        let mut m: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+        for (i, r) in c.rep.iter().enumerate() {
+            m.entry(*r).or_default().push(i as u32);
+        }
+        m.into_values().filter(|g| g.len() > 1).collect()
+    }
+
+    #[test]
+    fn connected_components_of_matches() {
+        let c = cluster(
+            5,
+            &[s(0, 1, 10.0, true), s(1, 2, 9.0, true), s(3, 4, 1.0, false)],
+            &Constraints::default(),
+            100,
+        );
+        assert_eq!(groups(&c), vec![vec![0, 1, 2]]);
+        assert_eq!(c.rep[2], 0);
+        assert_eq!(c.rep[4], 4);
+    }
+
+    #[test]
+    fn chaining_guard_stops_a_weak_bridge() {
+        // {0,1,2} and {3,4,5} are tight groups; 2~3 is a match but every other compared
+        // cross pair is a clear non-match.
+        let mut p = vec![
+            s(0, 1, 20.0, true),
+            s(0, 2, 20.0, true),
+            s(1, 2, 20.0, true),
+            s(3, 4, 20.0, true),
+            s(3, 5, 20.0, true),
+            s(4, 5, 20.0, true),
+            s(2, 3, 5.0, true),
+        ];
+        for a in 0..3 {
+            for b in 3..6 {
+                if (a, b) != (2, 3) {
+                    p.push(s(a, b, -10.0, false));
+                }
+            }
+        }
+        let c = cluster(6, &p, &Constraints::default(), 100);
+        assert_eq!(groups(&c), vec![vec![0, 1, 2], vec![3, 4, 5]]);
+        assert_eq!(c.stats.refused_chaining_guard, 1);
+        // Without the contradicting comparisons, the bridge merges them.
+        let only_matches: Vec<Scored> = p.into_iter().filter(|x| x.is_match).collect();
+        let c = cluster(6, &only_matches, &Constraints::default(), 100);
+        assert_eq!(groups(&c), vec![vec![0, 1, 2, 3, 4, 5]]);
+    }
+
+    #[test]
+    fn cluster_size_is_capped() {
+        let p: Vec<Scored> = (0..9).map(|i| s(i, i + 1, 10.0 - i as f64, true)).collect();
+        let c = cluster(10, &p, &Constraints::default(), 4);
+        assert!(groups(&c).iter().all(|g| g.len() <= 4));
+        assert!(c.stats.refused_max_size > 0);
+    }
+
+    #[test]
+    fn decisions_shape_the_clusters() {
+        let p = vec![
+            s(0, 1, 10.0, true),
+            s(1, 2, 9.0, true),
+            s(3, 4, -5.0, false),
+        ];
+        let cons = Constraints {
+            must_link: vec![(3, 4)],
+            cannot_link: vec![(0, 2)],
+            keep_out: vec![],
+        };
+        let c = cluster(5, &p, &cons, 100);
+        assert_eq!(groups(&c), vec![vec![0, 1], vec![3, 4]]);
+        assert_eq!(c.stats.refused_cannot_link, 1);
+        let cons = Constraints {
+            keep_out: vec![1],
+            ..Default::default()
+        };
+        let c = cluster(5, &p, &cons, 100);
+        assert!(groups(&c).is_empty());
+    }
+
+    #[test]
+    fn strongest_edges_win_deterministically() {
+        let p = vec![s(0, 1, 5.0, true), s(1, 2, 9.0, true), s(0, 2, -3.0, false)];
+        // 1–2 merges first; then 0 joins {1,2}: cross pairs 0–1 (match) and 0–2 (not):
+        // support equals against, so the merge is allowed.
+        let c = cluster(3, &p, &Constraints::default(), 100);
+        assert_eq!(groups(&c), vec![vec![0, 1, 2]]);
+    }
+}

@@ -1,0 +1,582 @@
+//! Standardisation and comparison: each `[[entity.comparison]]` becomes a [`Comparison`]
+//! holding the standardised value of every record (plus hashes, token lists, numbers and
+//! term frequencies as the method needs), so comparing a pair is a few slice reads and a
+//! kernel call, returning a small integer level.
+
+use std::collections::HashMap;
+
+use super::kernels;
+use super::records::{Records, StrColumn};
+use super::spec::{ComparisonSpec, Method, Standardize};
+use crate::normalize;
+
+/// Level of a pair where either value is missing (neutral in the model).
+pub const NULL_LEVEL: u8 = 15;
+
+#[inline]
+pub fn hash_str(s: &str) -> u64 {
+    // Never 0, which marks "no value".
+    xxhash_rust::xxh3::xxh3_64(s.as_bytes()) | 1
+}
+
+/// One prepared comparison.
+pub struct Comparison {
+    pub spec: ComparisonSpec,
+    pub method: Method,
+    pub thresholds: Vec<f64>,
+    /// Number of non-null levels (exact … else).
+    pub levels: usize,
+    pub labels: Vec<String>,
+    values: StrColumn,
+    hash: Vec<u64>,
+    ascii: Vec<bool>,
+    tokens: Vec<u64>,
+    token_offsets: Vec<u32>,
+    numbers: Vec<f64>,
+    aux: Vec<u64>,
+    aux2: Vec<u64>,
+    /// Relative frequency of each record's value among non-null values (tf_adjust).
+    tf: Vec<f32>,
+}
+
+/// Standardises one raw value.
+pub fn standardize(
+    kind: Standardize,
+    raw: &str,
+    country: Option<&str>,
+    date_formats: &[String],
+) -> Option<String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let out = match kind {
+        Standardize::None => s.to_string(),
+        Standardize::Text | Standardize::PersonName => normalize::fold(s),
+        Standardize::CompanyName => normalize::company_name(s),
+        Standardize::Email => s.to_lowercase(),
+        Standardize::Phone => normalize::phone(s, country)?,
+        Standardize::Postcode => normalize::postcode(s),
+        Standardize::Sku => normalize::sku(s),
+        Standardize::Digits => s.chars().filter(char::is_ascii_digit).collect(),
+        Standardize::Country => normalize::country(s).unwrap_or_else(|| normalize::fold(s)),
+        Standardize::Date => {
+            let d = parse_date(s, date_formats)?;
+            d.format("%Y-%m-%d").to_string()
+        }
+        Standardize::Number => {
+            let x: f64 = s.replace(',', "").parse().ok()?;
+            if !x.is_finite() {
+                return None;
+            }
+            format!("{x}")
+        }
+    };
+    if out.is_empty() { None } else { Some(out) }
+}
+
+fn parse_date(s: &str, formats: &[String]) -> Option<chrono::NaiveDate> {
+    use chrono::NaiveDate;
+    for f in formats {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            return Some(d);
+        }
+    }
+    let head = s.get(..10).unwrap_or(s);
+    NaiveDate::parse_from_str(head, "%Y-%m-%d")
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(s, "%Y%m%d").ok())
+        .or_else(|| NaiveDate::parse_from_str(s, "%m/%d/%Y").ok())
+}
+
+impl Comparison {
+    /// Standardises the comparison's fields for every record.
+    pub fn prepare(spec: &ComparisonSpec, records: &Records, country_field: &str) -> Comparison {
+        let n = records.len();
+        let kind = spec.standardize();
+        let fields: Vec<&StrColumn> = spec
+            .fields()
+            .iter()
+            .filter_map(|f| records.field(f))
+            .collect();
+        let country = records.field(country_field);
+        let mut values = StrColumn::with_capacity(n);
+        let mut parts: Vec<String> = Vec::new();
+        for i in 0..n {
+            parts.clear();
+            let c = country.and_then(|c| c.get(i));
+            for f in &fields {
+                if let Some(raw) = f.get(i)
+                    && let Some(v) = standardize(kind, raw, c, &spec.date_formats)
+                {
+                    parts.push(v);
+                }
+            }
+            if parts.is_empty() {
+                values.push(None);
+            } else {
+                values.push(Some(&parts.join(" ")));
+            }
+        }
+        Self::from_values(spec, values)
+    }
+
+    /// Builds the comparison over already standardised values.
+    pub fn from_values(spec: &ComparisonSpec, values: StrColumn) -> Comparison {
+        let n = values.len();
+        let labels = spec.level_labels();
+        let mut c = Comparison {
+            spec: spec.clone(),
+            method: spec.method,
+            thresholds: spec.effective_thresholds(),
+            levels: labels.len(),
+            labels,
+            hash: Vec::with_capacity(n),
+            ascii: Vec::with_capacity(n),
+            tokens: Vec::new(),
+            token_offsets: Vec::new(),
+            numbers: Vec::new(),
+            aux: Vec::new(),
+            aux2: Vec::new(),
+            tf: Vec::new(),
+            values,
+        };
+        for i in 0..n {
+            let v = c.values.get(i);
+            c.hash.push(v.map(hash_str).unwrap_or(0));
+            c.ascii
+                .push(v.is_some_and(|s| s.is_ascii() && s.len() <= 64));
+        }
+        match c.method {
+            Method::Jaccard => {
+                c.token_offsets.push(0);
+                let mut buf: Vec<u64> = Vec::new();
+                for i in 0..n {
+                    buf.clear();
+                    if let Some(v) = c.values.get(i) {
+                        buf.extend(v.split_whitespace().map(hash_str));
+                        buf.sort_unstable();
+                        buf.dedup();
+                    }
+                    c.tokens.extend_from_slice(&buf);
+                    c.token_offsets.push(c.tokens.len() as u32);
+                }
+            }
+            Method::Numeric => {
+                c.numbers = (0..n)
+                    .map(|i| {
+                        c.values
+                            .get(i)
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(f64::NAN)
+                    })
+                    .collect();
+            }
+            Method::Date => {
+                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
+                c.numbers = (0..n)
+                    .map(|i| {
+                        c.values
+                            .get(i)
+                            .and_then(|v| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+                            .map(|d| (d - epoch).num_days() as f64)
+                            .unwrap_or(f64::NAN)
+                    })
+                    .collect();
+            }
+            Method::Email => {
+                for i in 0..n {
+                    let (l, d) = match c.values.get(i).and_then(|v| v.rsplit_once('@')) {
+                        Some((l, d)) if !l.is_empty() && !d.is_empty() => {
+                            (hash_str(l), hash_str(d))
+                        }
+                        _ => (0, 0),
+                    };
+                    c.aux.push(l);
+                    c.aux2.push(d);
+                }
+            }
+            Method::Phone => {
+                for i in 0..n {
+                    let h = c.values.get(i).map(|v| {
+                        let digits: String = v.chars().filter(char::is_ascii_digit).collect();
+                        let tail = &digits[digits.len().saturating_sub(7)..];
+                        if tail.len() == 7 { hash_str(tail) } else { 0 }
+                    });
+                    c.aux.push(h.unwrap_or(0));
+                }
+            }
+            _ => {}
+        }
+        if spec.tf_adjust {
+            let mut counts: HashMap<u64, u32> = HashMap::new();
+            let mut total = 0u32;
+            for &h in &c.hash {
+                if h != 0 {
+                    *counts.entry(h).or_default() += 1;
+                    total += 1;
+                }
+            }
+            c.tf = c
+                .hash
+                .iter()
+                .map(|h| {
+                    if *h == 0 || total == 0 {
+                        0.0
+                    } else {
+                        counts[h] as f32 / total as f32
+                    }
+                })
+                .collect();
+        }
+        c
+    }
+
+    /// The standardised value of record `i`.
+    #[inline]
+    pub fn value(&self, i: usize) -> Option<&str> {
+        self.values.get(i)
+    }
+
+    #[inline]
+    pub fn has_value(&self, i: usize) -> bool {
+        self.hash[i] != 0
+    }
+
+    #[inline]
+    pub fn value_hash(&self, i: usize) -> u64 {
+        self.hash[i]
+    }
+
+    /// Term frequency of record `i`'s value (0 without tf_adjust).
+    #[inline]
+    pub fn tf(&self, i: usize) -> f32 {
+        self.tf.get(i).copied().unwrap_or(0.0)
+    }
+
+    /// The comparison level of a pair: 0 = exact, then the method's levels, last = else;
+    /// [`NULL_LEVEL`] when either value is missing.
+    #[inline]
+    pub fn level(&self, a: usize, b: usize) -> u8 {
+        let (ha, hb) = (self.hash[a], self.hash[b]);
+        if ha == 0 || hb == 0 {
+            return NULL_LEVEL;
+        }
+        let va = self.values.get(a).unwrap_or("");
+        let vb = self.values.get(b).unwrap_or("");
+        if ha == hb && va == vb {
+            return 0;
+        }
+        let last = (self.levels - 1) as u8;
+        match self.method {
+            Method::Exact => last,
+            Method::JaroWinkler => {
+                let s = if self.ascii[a] && self.ascii[b] {
+                    kernels::jaro_winkler_bytes(va.as_bytes(), vb.as_bytes())
+                } else {
+                    kernels::jaro_winkler(va, vb)
+                };
+                self.first_at_least(s)
+            }
+            Method::Levenshtein => self.first_at_most(kernels::levenshtein(va, vb) as f64),
+            Method::DamerauLevenshtein => {
+                self.first_at_most(kernels::damerau_levenshtein(va, vb) as f64)
+            }
+            Method::Jaccard => {
+                let ta = &self.tokens
+                    [self.token_offsets[a] as usize..self.token_offsets[a + 1] as usize];
+                let tb = &self.tokens
+                    [self.token_offsets[b] as usize..self.token_offsets[b + 1] as usize];
+                self.first_at_least(kernels::jaccard_sorted(ta, tb))
+            }
+            Method::Numeric | Method::Date => {
+                let (x, y) = (self.numbers[a], self.numbers[b]);
+                if x.is_nan() || y.is_nan() {
+                    return NULL_LEVEL;
+                }
+                let d = (x - y).abs();
+                if d == 0.0 { 0 } else { self.first_at_most(d) }
+            }
+            Method::Email => {
+                if self.aux[a] != 0 && self.aux[a] == self.aux[b] {
+                    return 1;
+                }
+                let s = if self.ascii[a] && self.ascii[b] {
+                    kernels::jaro_winkler_bytes(va.as_bytes(), vb.as_bytes())
+                } else {
+                    kernels::jaro_winkler(va, vb)
+                };
+                if s >= self.thresholds[0] {
+                    return 2;
+                }
+                if self.aux2[a] != 0 && self.aux2[a] == self.aux2[b] {
+                    return 3;
+                }
+                4
+            }
+            Method::Phone => {
+                if self.aux[a] != 0 && self.aux[a] == self.aux[b] {
+                    1
+                } else {
+                    2
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn first_at_least(&self, s: f64) -> u8 {
+        for (k, t) in self.thresholds.iter().enumerate() {
+            if s >= *t {
+                return (k + 1) as u8;
+            }
+        }
+        (self.levels - 1) as u8
+    }
+
+    #[inline]
+    fn first_at_most(&self, d: f64) -> u8 {
+        for (k, t) in self.thresholds.iter().enumerate() {
+            if d <= *t {
+                return (k + 1) as u8;
+            }
+        }
+        (self.levels - 1) as u8
+    }
+
+    pub fn label(&self, level: u8) -> &str {
+        if level == NULL_LEVEL {
+            "null"
+        } else {
+            &self.labels[level as usize]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(method: &str, thresholds: &[f64]) -> ComparisonSpec {
+        let t: Vec<String> = thresholds.iter().map(|x| x.to_string()).collect();
+        toml::from_str(&format!(
+            "name = \"x\"\nfield = \"x\"\nmethod = \"{method}\"\nthresholds = [{}]",
+            t.join(", ")
+        ))
+        .unwrap()
+    }
+
+    fn cmp(method: &str, thresholds: &[f64], values: &[Option<&str>]) -> Comparison {
+        let mut col = StrColumn::with_capacity(values.len());
+        for v in values {
+            col.push(*v);
+        }
+        Comparison::from_values(&spec(method, thresholds), col)
+    }
+
+    #[test]
+    fn jaro_winkler_levels_and_boundaries() {
+        // jw("martha","marhta") = 0.9611
+        let c = cmp(
+            "jaro_winkler",
+            &[0.9611, 0.8],
+            &[
+                Some("martha"),
+                Some("marhta"),
+                Some("xyz"),
+                None,
+                Some("martha"),
+            ],
+        );
+        assert_eq!(
+            c.labels,
+            ["exact", "jaro_winkler>=0.9611", "jaro_winkler>=0.8", "else"]
+        );
+        assert_eq!(c.level(0, 4), 0);
+        assert_eq!(c.level(0, 1), 1, "0.96111 >= 0.9611");
+        assert_eq!(c.level(0, 2), 3);
+        assert_eq!(c.level(0, 3), NULL_LEVEL);
+    }
+
+    #[test]
+    fn boundary_is_inclusive() {
+        let s = kernels::jaro_winkler("martha", "marhta");
+        let c = cmp("jaro_winkler", &[s, 0.5], &[Some("martha"), Some("marhta")]);
+        assert_eq!(
+            c.level(0, 1),
+            1,
+            "a similarity equal to the threshold reaches the level"
+        );
+        let c = cmp(
+            "jaro_winkler",
+            &[s + 1e-9, 0.5],
+            &[Some("martha"), Some("marhta")],
+        );
+        assert_eq!(c.level(0, 1), 2);
+    }
+
+    #[test]
+    fn null_is_its_own_level() {
+        let c = cmp("exact", &[], &[Some("a"), None, Some("b")]);
+        assert_eq!(c.level(0, 1), NULL_LEVEL);
+        assert_eq!(c.level(1, 1), NULL_LEVEL);
+        assert_eq!(c.level(0, 2), 1);
+        assert_eq!(c.label(NULL_LEVEL), "null");
+    }
+
+    #[test]
+    fn edit_distance_levels() {
+        let c = cmp(
+            "damerau_levenshtein",
+            &[1.0, 2.0],
+            &[Some("acme"), Some("amce"), Some("acmxy"), Some("zzzz")],
+        );
+        assert_eq!(c.level(0, 1), 1, "a transposition is one edit");
+        assert_eq!(c.level(0, 2), 2);
+        assert_eq!(c.level(0, 3), 3);
+        let c = cmp("levenshtein", &[1.0, 2.0], &[Some("acme"), Some("amce")]);
+        assert_eq!(
+            c.level(0, 1),
+            2,
+            "plain Levenshtein counts a transposition as two"
+        );
+    }
+
+    #[test]
+    fn jaccard_levels() {
+        let c = cmp(
+            "jaccard",
+            &[0.6, 0.3],
+            &[
+                Some("dunder mifflin paper"),
+                Some("mifflin dunder paper"),
+                Some("dunder mifflin"),
+                Some("paper co"),
+            ],
+        );
+        assert_eq!(c.level(0, 1), 1, "token order does not matter");
+        assert_eq!(c.level(0, 2), 1, "2 of 3 tokens = 0.67");
+        assert_eq!(c.level(0, 3), 3, "1 of 4 tokens = 0.25 < 0.3 is else");
+    }
+
+    #[test]
+    fn numeric_and_date_levels() {
+        let c = cmp(
+            "numeric",
+            &[1.0, 10.0],
+            &[
+                Some("100"),
+                Some("100.5"),
+                Some("109"),
+                Some("200"),
+                Some("x"),
+            ],
+        );
+        assert_eq!(c.level(0, 1), 1);
+        assert_eq!(c.level(0, 2), 2);
+        assert_eq!(c.level(0, 3), 3);
+        assert_eq!(c.level(0, 4), NULL_LEVEL, "unparseable numbers are missing");
+        let mut col = StrColumn::with_capacity(3);
+        for v in ["1956-04-09", "1956-04-19", "1957-04-09"] {
+            col.push(Some(v));
+        }
+        let c = Comparison::from_values(&spec("date", &[31.0, 366.0]), col);
+        assert_eq!(c.level(0, 1), 1);
+        assert_eq!(c.level(0, 2), 2);
+    }
+
+    #[test]
+    fn email_levels() {
+        let c = cmp(
+            "email",
+            &[],
+            &[
+                Some("ap@acme.com"),
+                Some("ap@acme.co"),
+                Some("ap@acme.con"),
+                Some("finance@acme.com"),
+                Some("zz@other.org"),
+                Some("ap@x.org"),
+            ],
+        );
+        assert_eq!(
+            c.labels,
+            [
+                "exact",
+                "same_local_part",
+                "jaro_winkler>=0.88",
+                "same_domain",
+                "else"
+            ]
+        );
+        assert_eq!(c.level(0, 1), 1);
+        assert_eq!(c.level(0, 3), 3);
+        assert_eq!(c.level(0, 4), 4);
+        assert_eq!(c.level(1, 2), 1);
+    }
+
+    #[test]
+    fn phone_levels_and_standardisation() {
+        let us = standardize(Standardize::Phone, "(217) 555-0100", Some("US"), &[]).unwrap();
+        let intl = standardize(Standardize::Phone, "+1 217 555 0100", None, &[]).unwrap();
+        let other_area = standardize(Standardize::Phone, "+1 312 555 0100", None, &[]).unwrap();
+        let c = cmp(
+            "phone",
+            &[],
+            &[
+                Some(&us),
+                Some(&intl),
+                Some(&other_area),
+                Some("+12125550199"),
+            ],
+        );
+        assert_eq!(c.level(0, 1), 0);
+        assert_eq!(c.level(0, 2), 1);
+        assert_eq!(c.level(0, 3), 2);
+    }
+
+    #[test]
+    fn standardisers() {
+        assert_eq!(
+            standardize(Standardize::CompanyName, " ACME Corp. ", None, &[]).as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            standardize(Standardize::Date, "19560409", None, &[]).as_deref(),
+            Some("1956-04-09")
+        );
+        assert_eq!(
+            standardize(Standardize::Date, "2020-01-02T03:04:05Z", None, &[]).as_deref(),
+            Some("2020-01-02")
+        );
+        assert_eq!(
+            standardize(Standardize::Number, "1,000.50", None, &[]).as_deref(),
+            Some("1000.5")
+        );
+        assert_eq!(standardize(Standardize::Text, "   ", None, &[]), None);
+        assert_eq!(
+            standardize(Standardize::Country, "USA", None, &[]).as_deref(),
+            Some("US")
+        );
+    }
+
+    #[test]
+    fn term_frequencies() {
+        let mut s = spec("exact", &[]);
+        s.tf_adjust = true;
+        let mut col = StrColumn::with_capacity(5);
+        for v in [
+            Some("smith"),
+            Some("smith"),
+            Some("smith"),
+            Some("zed"),
+            None,
+        ] {
+            col.push(v);
+        }
+        let c = Comparison::from_values(&s, col);
+        assert!((c.tf(0) - 0.75).abs() < 1e-6);
+        assert!((c.tf(3) - 0.25).abs() < 1e-6);
+        assert_eq!(c.tf(4), 0.0);
+    }
+}

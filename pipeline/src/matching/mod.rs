@@ -1,0 +1,813 @@
+//! Matching: fuzzy entity resolution within and across sources.
+//!
+//! Per `[[entity]]`: load the records of its sources → standardise the compared fields
+//! → block (candidate pairs) → compare (a level per comparison) → score with an
+//! unsupervised Fellegi–Sunter model (u from random pairs, m and λ by EM) → cluster
+//! (with steward constraints and a chaining guard). Writes `match_pairs.parquet`,
+//! `clusters.parquet`, `review_queue.parquet` and `model.json`.
+
+pub mod block;
+pub mod cluster;
+pub mod compare;
+pub mod evaluate;
+pub mod fellegi_sunter;
+pub mod kernels;
+pub mod records;
+pub mod spec;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int8Array, Int64Array, ListArray,
+    RecordBatch, StringArray, StructArray,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use self::block::RuleReport;
+use self::cluster::{ClusterStats, Constraints, Scored};
+use self::compare::{Comparison, NULL_LEVEL};
+use self::fellegi_sunter::{Model, WeightTable};
+use self::records::Records;
+use self::spec::EntityConfig;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::output::RunDir;
+
+pub const PAIRS_FILE: &str = "match_pairs.parquet";
+pub const CLUSTERS_FILE: &str = "clusters.parquet";
+pub const REVIEW_FILE: &str = "review_queue.parquet";
+pub const MODEL_FILE: &str = "model.json";
+
+/// Summary of one entity's matching, for the manifest and model.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntitySummary {
+    pub entity: String,
+    pub sources: Vec<String>,
+    pub records: u64,
+    pub candidate_pairs: u64,
+    pub match_pairs: u64,
+    pub review_pairs: u64,
+    pub clusters: u64,
+    /// Clusters with more than one record.
+    pub multi_record_clusters: u64,
+    pub largest_cluster: u64,
+    pub blocking: Vec<BlockingSummary>,
+    pub clustering: ClusteringSummary,
+    pub timings_ms: HashMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlockingSummary {
+    pub rule: String,
+    pub records_with_key: u64,
+    pub blocks: u64,
+    pub largest_block: u64,
+    pub pairs: u64,
+    pub capped_blocks: u64,
+    pub records_in_capped_blocks: u64,
+    pub pairs_skipped_by_cap: u64,
+}
+
+impl From<&RuleReport> for BlockingSummary {
+    fn from(r: &RuleReport) -> Self {
+        BlockingSummary {
+            rule: r.rule.clone(),
+            records_with_key: r.records_with_key,
+            blocks: r.blocks,
+            largest_block: r.largest_block,
+            pairs: r.pairs,
+            capped_blocks: r.capped_blocks,
+            records_in_capped_blocks: r.records_in_capped_blocks,
+            pairs_skipped_by_cap: r.pairs_skipped_by_cap,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ClusteringSummary {
+    pub match_edges: u64,
+    pub merges: u64,
+    pub must_links: u64,
+    pub refused_cannot_link: u64,
+    pub refused_keep_out: u64,
+    pub refused_max_size: u64,
+    pub refused_chaining_guard: u64,
+}
+
+impl From<&ClusterStats> for ClusteringSummary {
+    fn from(s: &ClusterStats) -> Self {
+        ClusteringSummary {
+            match_edges: s.match_edges,
+            merges: s.merges,
+            must_links: s.must_links,
+            refused_cannot_link: s.refused_cannot_link,
+            refused_keep_out: s.refused_keep_out,
+            refused_max_size: s.refused_max_size,
+            refused_chaining_guard: s.refused_chaining_guard,
+        }
+    }
+}
+
+/// `model.json`: the trained models, thresholds and blocking reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub recon_version: String,
+    pub entities: Vec<EntityModel>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntityModel {
+    pub model: Model,
+    pub match_probability: f64,
+    pub review_probability: f64,
+    pub summary: EntitySummary,
+}
+
+/// One record's place after clustering.
+#[derive(Debug, Clone)]
+pub struct ClusteredRecord {
+    pub source: String,
+    pub record_key: String,
+    pub line: i64,
+    pub cluster_id: String,
+    pub cluster_size: u64,
+}
+
+/// A scored pair kept for outputs and later stages.
+#[derive(Debug, Clone)]
+pub struct PairOut {
+    pub a: u32,
+    pub b: u32,
+    pub weight: f64,
+    pub probability: f64,
+    pub rule: u8,
+    pub gamma: u64,
+}
+
+/// Everything matching produced for one entity (used by the golden stage).
+pub struct EntityMatch {
+    pub config: EntityConfig,
+    pub records: Records,
+    /// Cluster id per record.
+    pub cluster_ids: Vec<String>,
+    pub cluster_sizes: Vec<u64>,
+    /// Pairs at or above the review threshold.
+    pub pairs: Vec<PairOut>,
+    pub summary: EntitySummary,
+    pub model: Model,
+    /// The prepared comparisons (standardised values), for explaining pairs.
+    pub comparisons: Vec<Comparison>,
+}
+
+/// The matching stage's result.
+pub struct MatchOutput {
+    pub entities: Vec<EntityMatch>,
+}
+
+/// Runs matching for every configured entity.
+pub fn run(
+    cfg: &Config,
+    run: &mut RunDir,
+    as_of: chrono::NaiveDate,
+    model_in: Option<&Path>,
+    decisions: &dyn Fn(&str, &Records) -> Constraints,
+    progress: &crate::progress::Progress,
+) -> Result<MatchOutput> {
+    let loaded: Option<ModelFile> = match model_in {
+        None => None,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::io("cannot read model file", p, e))?;
+            Some(serde_json::from_str(&text).map_err(|e| {
+                Error::Usage(format!(
+                    "--model {}: not a recon model.json: {e}",
+                    p.display()
+                ))
+            })?)
+        }
+    };
+    let mut entities = Vec::new();
+    let counter = progress.counter("match", "entities");
+    for e in &cfg.entities {
+        let t = Instant::now();
+        let prior = loaded.as_ref().map(|m| {
+            m.entities
+                .iter()
+                .find(|x| x.model.entity == e.name)
+                .map(|x| x.model.clone())
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--model: the model file has no entity {:?}",
+                        e.name
+                    ))
+                })
+        });
+        let prior = match prior {
+            Some(r) => Some(r?),
+            None => None,
+        };
+        let m = match_entity(cfg, e, run.path(), prior, decisions)?;
+        tracing::info!(
+            entity = %e.name,
+            records = m.summary.records,
+            candidate_pairs = m.summary.candidate_pairs,
+            matches = m.summary.match_pairs,
+            review = m.summary.review_pairs,
+            clusters = m.summary.clusters,
+            duration_ms = t.elapsed().as_millis() as u64,
+            "matched entity"
+        );
+        counter.inc(1);
+        entities.push(m);
+    }
+    counter.finish();
+    let out = MatchOutput { entities };
+    write_outputs(run, &out, as_of)?;
+    Ok(out)
+}
+
+fn match_entity(
+    cfg: &Config,
+    e: &EntityConfig,
+    run_dir: &Path,
+    prior: Option<Model>,
+    decisions: &dyn Fn(&str, &Records) -> Constraints,
+) -> Result<EntityMatch> {
+    let mut timings = HashMap::new();
+    let mut t = Instant::now();
+    let mut lap = |name: &str, t: &mut Instant| {
+        timings.insert(name.to_string(), t.elapsed().as_millis() as u64);
+        *t = Instant::now();
+    };
+    let sources = e.source_names(&cfg.sources);
+    let mut fields: Vec<String> = Vec::new();
+    for c in &e.comparisons {
+        fields.extend(c.fields());
+    }
+    for b in &e.blocking {
+        for k in &b.keys {
+            fields.push(spec::KeyExpr::parse(k).expect("validated").field);
+        }
+    }
+    fields.push(e.country_field.clone());
+    let mut seen = std::collections::HashSet::new();
+    fields.retain(|f| seen.insert(f.clone()));
+    let records = records::load(run_dir, &sources, &fields)?;
+    lap("load", &mut t);
+    let comps: Vec<Comparison> = e
+        .comparisons
+        .par_iter()
+        .map(|c| Comparison::prepare(c, &records, &e.country_field))
+        .collect();
+    lap("standardise", &mut t);
+    let names: Vec<String> = e
+        .blocking
+        .iter()
+        .map(|b| b.name.clone().unwrap_or_else(|| b.keys.join(" & ")))
+        .collect();
+    let first = &comps[0];
+    let sort_key = |i: usize| first.value(i).unwrap_or("");
+    let (cands, reports) = block::candidates(
+        &e.blocking,
+        &names,
+        &records,
+        e.link,
+        e.max_block_size,
+        e.block_window,
+        &sort_key,
+    );
+    lap("block", &mut t);
+    let gammas = fellegi_sunter::gammas(&comps, &cands.a, &cands.b);
+    lap("compare", &mut t);
+    let model = match prior {
+        Some(m) => {
+            m.check_compatible(&comps)
+                .map_err(|msg| Error::Usage(format!("--model: entity {}: {msg}", e.name)))?;
+            let mut m = m;
+            m.training.origin = "loaded".into();
+            m
+        }
+        None => {
+            let sample = fellegi_sunter::random_pairs(&records, e.link, e.u_sample_pairs, e.seed);
+            let (sa, sb): (Vec<u32>, Vec<u32>) = sample.iter().copied().unzip();
+            let background = fellegi_sunter::patterns(&fellegi_sunter::gammas(&comps, &sa, &sb));
+            let u = fellegi_sunter::estimate_u(&comps, &background);
+            let pats = fellegi_sunter::patterns(&gammas);
+            let sessions: Vec<fellegi_sunter::Session> = e
+                .blocking
+                .iter()
+                .enumerate()
+                .map(|(r, rule)| {
+                    let fields: Vec<String> = rule
+                        .keys
+                        .iter()
+                        .map(|k| spec::KeyExpr::parse(k).expect("validated").field)
+                        .collect();
+                    let active = e
+                        .comparisons
+                        .iter()
+                        .map(|c| !c.fields().iter().any(|f| fields.contains(f)))
+                        .collect();
+                    let g: Vec<u64> = (0..cands.len())
+                        .filter(|&i| cands.rule[i] as usize == r)
+                        .map(|i| gammas[i])
+                        .collect();
+                    fellegi_sunter::Session {
+                        rule: names[r].clone(),
+                        patterns: fellegi_sunter::patterns(&g),
+                        active,
+                    }
+                })
+                .collect();
+            let mut m = fellegi_sunter::train(
+                &e.name,
+                &comps,
+                u,
+                &sessions,
+                &pats,
+                &background,
+                e.em_max_iterations,
+            );
+            m.training.u_sample_pairs = sample.len() as u64;
+            m.training.seed = e.seed;
+            if !m.training.em_converged {
+                tracing::warn!(entity = %e.name, iterations = m.training.em_iterations, "EM did not converge; the last estimate is used");
+            }
+            m
+        }
+    };
+    lap("train", &mut t);
+    let table = WeightTable::new(&model);
+    let weights: Vec<f64> = (0..cands.len())
+        .into_par_iter()
+        .with_min_len(4096)
+        .map(|i| {
+            model.match_weight(
+                &table,
+                &comps,
+                cands.a[i] as usize,
+                cands.b[i] as usize,
+                gammas[i],
+            )
+        })
+        .collect();
+    let match_w = logit2(e.match_probability);
+    let review_w = logit2(e.review_probability);
+    lap("score", &mut t);
+
+    // Records with a match edge, and every compared pair among them (for the guard).
+    let n = records.len();
+    let mut in_match = vec![false; n];
+    for i in 0..cands.len() {
+        if weights[i] >= match_w {
+            in_match[cands.a[i] as usize] = true;
+            in_match[cands.b[i] as usize] = true;
+        }
+    }
+    let scored: Vec<Scored> = (0..cands.len())
+        .filter(|&i| in_match[cands.a[i] as usize] && in_match[cands.b[i] as usize])
+        .map(|i| Scored {
+            a: cands.a[i],
+            b: cands.b[i],
+            weight: weights[i],
+            is_match: weights[i] >= match_w,
+        })
+        .collect();
+    let mut constraints = decisions(&e.name, &records);
+    // Rows sharing a source and key are one record exported twice: always together.
+    let mut by_key: HashMap<(u16, &str), u32> = HashMap::new();
+    for i in 0..n {
+        if let Some(&first) = by_key.get(&(records.source[i], records.key(i))) {
+            constraints.must_link.push((first, i as u32));
+        } else {
+            by_key.insert((records.source[i], records.key(i)), i as u32);
+        }
+    }
+    let clustering = cluster::cluster(n, &scored, &constraints, e.max_cluster_size);
+    lap("cluster", &mut t);
+
+    // Cluster ids: derived from the smallest (source, key) member — stable for a run.
+    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (i, &r) in clustering.rep.iter().enumerate() {
+        members.entry(r).or_default().push(i as u32);
+    }
+    let mut cluster_ids = vec![String::new(); n];
+    let mut cluster_sizes = vec![0u64; n];
+    let mut largest = 0;
+    let mut multi = 0;
+    for m in members.values() {
+        let anchor = m
+            .iter()
+            .min_by(|&&x, &&y| {
+                (records.source_name(x as usize), records.key(x as usize), x).cmp(&(
+                    records.source_name(y as usize),
+                    records.key(y as usize),
+                    y,
+                ))
+            })
+            .copied()
+            .expect("non-empty");
+        let h = compare::hash_str(&format!(
+            "{}\u{1f}{}\u{1f}{}",
+            e.name,
+            records.source_name(anchor as usize),
+            records.key(anchor as usize)
+        ));
+        let id = format!("{}-{:012x}", e.name, h & 0xFFFF_FFFF_FFFF);
+        largest = largest.max(m.len() as u64);
+        if m.len() > 1 {
+            multi += 1;
+        }
+        for &i in m {
+            cluster_ids[i as usize] = id.clone();
+            cluster_sizes[i as usize] = m.len() as u64;
+        }
+    }
+    let mut pairs: Vec<PairOut> = (0..cands.len())
+        .filter(|&i| weights[i] >= review_w)
+        .map(|i| PairOut {
+            a: cands.a[i],
+            b: cands.b[i],
+            weight: weights[i],
+            probability: fellegi_sunter::probability(weights[i]),
+            rule: cands.rule[i],
+            gamma: gammas[i],
+        })
+        .collect();
+    pairs.sort_by(|x, y| {
+        y.weight
+            .partial_cmp(&x.weight)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
+    let match_pairs = pairs.iter().filter(|p| p.weight >= match_w).count() as u64;
+    let summary = EntitySummary {
+        entity: e.name.clone(),
+        sources,
+        records: n as u64,
+        candidate_pairs: cands.len() as u64,
+        match_pairs,
+        review_pairs: pairs.len() as u64 - match_pairs,
+        clusters: members.len() as u64,
+        multi_record_clusters: multi,
+        largest_cluster: largest,
+        blocking: reports.iter().map(BlockingSummary::from).collect(),
+        clustering: ClusteringSummary::from(&clustering.stats),
+        timings_ms: timings,
+    };
+    let mut summary = summary;
+    summary
+        .timings_ms
+        .insert("total".into(), summary.timings_ms.values().sum());
+    Ok(EntityMatch {
+        config: e.clone(),
+        records,
+        cluster_ids,
+        cluster_sizes,
+        pairs,
+        summary,
+        model,
+        comparisons: comps,
+    })
+}
+
+/// Weight at which the probability equals `p`.
+pub fn logit2(p: f64) -> f64 {
+    (p / (1.0 - p)).log2()
+}
+
+fn comparison_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("comparison", DataType::Utf8, false),
+        Field::new("level", DataType::Int8, false),
+        Field::new("label", DataType::Utf8, false),
+        Field::new("weight", DataType::Float64, false),
+        Field::new("value_l", DataType::Utf8, true),
+        Field::new("value_r", DataType::Utf8, true),
+    ])
+}
+
+fn comparisons_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(comparison_fields()),
+        false,
+    )))
+}
+
+pub fn pairs_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("run_date", DataType::Date32, false),
+        Field::new("entity", DataType::Utf8, false),
+        Field::new("source_l", DataType::Utf8, false),
+        Field::new("record_key_l", DataType::Utf8, false),
+        Field::new("source_r", DataType::Utf8, false),
+        Field::new("record_key_r", DataType::Utf8, false),
+        Field::new("match_weight", DataType::Float64, false),
+        Field::new("match_probability", DataType::Float64, false),
+        Field::new("decision", DataType::Utf8, false),
+        Field::new("same_cluster", DataType::Boolean, false),
+        Field::new("blocked_by", DataType::Utf8, false),
+        Field::new("comparisons", comparisons_type(), false),
+    ]))
+}
+
+pub fn review_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("run_date", DataType::Date32, false),
+        Field::new("entity", DataType::Utf8, false),
+        Field::new("source_l", DataType::Utf8, false),
+        Field::new("record_key_l", DataType::Utf8, false),
+        Field::new("source_r", DataType::Utf8, false),
+        Field::new("record_key_r", DataType::Utf8, false),
+        Field::new("match_probability", DataType::Float64, false),
+        Field::new("match_weight", DataType::Float64, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("comparisons", comparisons_type(), false),
+    ]))
+}
+
+pub fn clusters_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("run_date", DataType::Date32, false),
+        Field::new("entity", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("record_key", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("cluster_id", DataType::Utf8, false),
+        Field::new("cluster_size", DataType::Int64, false),
+    ]))
+}
+
+/// One comparison's part in a pair's score.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    pub comparison: String,
+    /// Level index (0 = exact), -1 for null.
+    pub level: i8,
+    pub label: String,
+    pub weight: f64,
+    /// The raw values compared (fields joined with a space).
+    pub value_l: Option<String>,
+    pub value_r: Option<String>,
+}
+
+/// The per-comparison breakdown of a pair (Splink's waterfall).
+pub fn explain(m: &EntityMatch, p: &PairOut) -> Vec<Explained> {
+    let (a, b) = (p.a as usize, p.b as usize);
+    let weights = m.model.pair_weights(&m.comparisons, a, b, p.gamma);
+    m.config
+        .comparisons
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let l = fellegi_sunter::level_at(p.gamma, k);
+            let w = weights[k];
+            let raw = |i: usize| -> Option<String> {
+                let vals: Vec<&str> = c
+                    .fields()
+                    .iter()
+                    .filter_map(|f| m.records.field(f).and_then(|col| col.get(i)))
+                    .collect();
+                if vals.is_empty() {
+                    None
+                } else {
+                    Some(vals.join(" "))
+                }
+            };
+            let label = if l == NULL_LEVEL {
+                "null".to_string()
+            } else {
+                m.model.comparisons[k].levels[l as usize].clone()
+            };
+            Explained {
+                comparison: c.name.clone(),
+                level: if l == NULL_LEVEL { -1 } else { l as i8 },
+                label,
+                weight: w,
+                value_l: raw(a),
+                value_r: raw(b),
+            }
+        })
+        .collect()
+}
+
+fn comparisons_array(rows: &[Vec<Explained>]) -> ArrayRef {
+    let mut names = Vec::new();
+    let mut levels = Vec::new();
+    let mut labels = Vec::new();
+    let mut weights = Vec::new();
+    let mut ls = Vec::new();
+    let mut rs = Vec::new();
+    let mut offsets = vec![0i32];
+    for r in rows {
+        for x in r {
+            names.push(x.comparison.clone());
+            levels.push(x.level);
+            labels.push(x.label.clone());
+            weights.push(x.weight);
+            ls.push(x.value_l.clone());
+            rs.push(x.value_r.clone());
+        }
+        offsets.push(names.len() as i32);
+    }
+    let st = StructArray::new(
+        comparison_fields(),
+        vec![
+            Arc::new(StringArray::from(names)) as ArrayRef,
+            Arc::new(Int8Array::from(levels)),
+            Arc::new(StringArray::from(labels)),
+            Arc::new(Float64Array::from(weights)),
+            Arc::new(StringArray::from(ls)),
+            Arc::new(StringArray::from(rs)),
+        ],
+        None,
+    );
+    Arc::new(ListArray::new(
+        Arc::new(Field::new(
+            "item",
+            DataType::Struct(comparison_fields()),
+            false,
+        )),
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(st),
+        None,
+    ))
+}
+
+fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) -> Result<()> {
+    let run_date = crate::util::date_to_days(as_of);
+    let mut pairs_sink = run.parquet_writer(PAIRS_FILE, pairs_schema())?;
+    let mut review_sink = run.parquet_writer(REVIEW_FILE, review_schema())?;
+    let mut clusters_sink = run.parquet_writer(CLUSTERS_FILE, clusters_schema())?;
+    let mut models = Vec::new();
+    for m in &out.entities {
+        let e = &m.config;
+        let match_w = logit2(e.match_probability);
+        let r = &m.records;
+        let names: Vec<String> = e
+            .blocking
+            .iter()
+            .map(|b| b.name.clone().unwrap_or_else(|| b.keys.join(" & ")))
+            .collect();
+        for chunk in m.pairs.chunks(16 * 1024) {
+            let n = chunk.len();
+            let expl: Vec<_> = chunk.par_iter().map(|p| explain(m, p)).collect();
+            let batch = RecordBatch::try_new(
+                pairs_schema(),
+                vec![
+                    Arc::new(Date32Array::from(vec![run_date; n])),
+                    Arc::new(StringArray::from(vec![e.name.as_str(); n])),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|p| r.source_name(p.a as usize)),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|p| r.key(p.a as usize)),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|p| r.source_name(p.b as usize)),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|p| r.key(p.b as usize)),
+                    )),
+                    Arc::new(Float64Array::from_iter_values(
+                        chunk.iter().map(|p| p.weight),
+                    )),
+                    Arc::new(Float64Array::from_iter_values(
+                        chunk.iter().map(|p| p.probability),
+                    )),
+                    Arc::new(StringArray::from_iter_values(chunk.iter().map(|p| {
+                        if p.weight >= match_w {
+                            "match"
+                        } else {
+                            "review"
+                        }
+                    }))),
+                    Arc::new(BooleanArray::from_iter(chunk.iter().map(|p| {
+                        Some(m.cluster_ids[p.a as usize] == m.cluster_ids[p.b as usize])
+                    }))),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|p| names[p.rule as usize].as_str()),
+                    )),
+                    comparisons_array(&expl),
+                ],
+            )
+            .map_err(|e| Error::arrow("match pairs batch", e))?;
+            pairs_sink.write(&batch)?;
+        }
+        // Review queue: pairs between the thresholds, and matches the clustering did not
+        // join (so a steward sees them too).
+        let review: Vec<(&PairOut, &str)> = m
+            .pairs
+            .iter()
+            .filter_map(|p| {
+                let same = m.cluster_ids[p.a as usize] == m.cluster_ids[p.b as usize];
+                if p.weight < match_w && !same {
+                    Some((p, "between review and match thresholds"))
+                } else if p.weight >= match_w && !same {
+                    Some((
+                        p,
+                        "match not joined by clustering (chaining guard, size cap or decision)",
+                    ))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for chunk in review.chunks(16 * 1024) {
+            let n = chunk.len();
+            let expl: Vec<_> = chunk.par_iter().map(|(p, _)| explain(m, p)).collect();
+            let batch = RecordBatch::try_new(
+                review_schema(),
+                vec![
+                    Arc::new(Date32Array::from(vec![run_date; n])),
+                    Arc::new(StringArray::from(vec![e.name.as_str(); n])),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|(p, _)| r.source_name(p.a as usize)),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|(p, _)| r.key(p.a as usize)),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|(p, _)| r.source_name(p.b as usize)),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|(p, _)| r.key(p.b as usize)),
+                    )),
+                    Arc::new(Float64Array::from_iter_values(
+                        chunk.iter().map(|(p, _)| p.probability),
+                    )),
+                    Arc::new(Float64Array::from_iter_values(
+                        chunk.iter().map(|(p, _)| p.weight),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|(_, why)| *why),
+                    )),
+                    comparisons_array(&expl),
+                ],
+            )
+            .map_err(|e| Error::arrow("review queue batch", e))?;
+            review_sink.write(&batch)?;
+        }
+        // Clusters: every record, ordered by source then key.
+        let mut order: Vec<usize> = (0..r.len()).collect();
+        order.sort_by(|&x, &y| {
+            (r.source[x], r.key(x), r.lines[x]).cmp(&(r.source[y], r.key(y), r.lines[y]))
+        });
+        for chunk in order.chunks(64 * 1024) {
+            let n = chunk.len();
+            let batch = RecordBatch::try_new(
+                clusters_schema(),
+                vec![
+                    Arc::new(Date32Array::from(vec![run_date; n])),
+                    Arc::new(StringArray::from(vec![e.name.as_str(); n])),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|&i| r.source_name(i)),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|&i| r.key(i)),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        chunk.iter().map(|&i| r.lines[i]),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|&i| m.cluster_ids[i].as_str()),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        chunk.iter().map(|&i| m.cluster_sizes[i] as i64),
+                    )),
+                ],
+            )
+            .map_err(|e| Error::arrow("clusters batch", e))?;
+            clusters_sink.write(&batch)?;
+        }
+        models.push(EntityModel {
+            model: m.model.clone(),
+            match_probability: e.match_probability,
+            review_probability: e.review_probability,
+            summary: m.summary.clone(),
+        });
+    }
+    let n = pairs_sink.finish()?;
+    run.record(PAIRS_FILE, Some(n))?;
+    let n = review_sink.finish()?;
+    run.record(REVIEW_FILE, Some(n))?;
+    let n = clusters_sink.finish()?;
+    run.record(CLUSTERS_FILE, Some(n))?;
+    let mut file = ModelFile {
+        recon_version: env!("CARGO_PKG_VERSION").to_string(),
+        entities: models,
+    };
+    // Timings vary run to run; model.json holds them only in the manifest.
+    for em in &mut file.entities {
+        em.summary.timings_ms.clear();
+    }
+    run.write_json(MODEL_FILE, &file)?;
+    Ok(())
+}
