@@ -140,6 +140,65 @@ pub fn company_name(s: &str) -> String {
     tokens[start..end].join(" ")
 }
 
+/// Street-address abbreviations and their canonical words (after folding).
+const ADDRESS_WORDS: &[(&str, &str)] = &[
+    ("st", "street"),
+    ("str", "strasse"),
+    ("ave", "avenue"),
+    ("av", "avenue"),
+    ("rd", "road"),
+    ("ln", "lane"),
+    ("dr", "drive"),
+    ("blvd", "boulevard"),
+    ("ct", "court"),
+    ("pl", "place"),
+    ("sq", "square"),
+    ("hwy", "highway"),
+    ("pkwy", "parkway"),
+    ("cres", "crescent"),
+    ("ter", "terrace"),
+    ("tce", "terrace"),
+    ("cir", "circle"),
+    ("n", "north"),
+    ("s", "south"),
+    ("e", "east"),
+    ("w", "west"),
+    ("ne", "northeast"),
+    ("nw", "northwest"),
+    ("se", "southeast"),
+    ("sw", "southwest"),
+    ("apt", "apartment"),
+    ("ste", "suite"),
+    ("fl", "floor"),
+    ("bldg", "building"),
+];
+
+/// Folds a street address and spells out common abbreviations ("100 Main St." and
+/// "100 Main Street" both give "100 main street"; "Fichtenstr." gives "fichtenstrasse"
+/// only when written as a separate word).
+pub fn address(s: &str) -> String {
+    let f = fold(s);
+    let mut out = String::with_capacity(f.len() + 8);
+    for (i, t) in f.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match ADDRESS_WORDS.iter().find(|(a, _)| *a == t) {
+            Some((_, full)) => out.push_str(full),
+            None => {
+                // German compounds: "...str" → "...strasse".
+                if t.len() > 4 && t.ends_with("str") {
+                    out.push_str(t);
+                    out.push_str("asse");
+                } else {
+                    out.push_str(t);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Lower-cased, trimmed email; `None` when empty.
 pub fn email(s: &str) -> Option<String> {
     let t = s.trim();
@@ -501,6 +560,20 @@ mod tests {
             company_name("Gringotts Wizarding Bank plc"),
             "gringotts wizarding bank"
         );
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(address("100 Main St."), "100 main street");
+        assert_eq!(address("100 Main Street"), "100 main street");
+        assert_eq!(address("1007 Mountain Dr"), "1007 mountain drive");
+        assert_eq!(address("Friedrichstr 68"), "friedrichstrasse 68");
+        assert_eq!(address("Fichtenstraße 36"), "fichtenstrasse 36");
+        assert_eq!(
+            address("12000 Coors Blvd NW"),
+            "12000 coors boulevard northwest"
+        );
+        assert_eq!(address(""), "");
     }
 
     #[test]

@@ -210,7 +210,7 @@ fn pair_scores_are_explained_comparison_by_comparison() {
             }
             let items = list.value(i);
             let items = items.as_struct();
-            assert_eq!(items.len(), 6, "one entry per comparison");
+            assert_eq!(items.len(), 5, "one entry per comparison");
             let ws = items
                 .column_by_name("weight")
                 .unwrap()
@@ -320,10 +320,7 @@ fn a_saved_model_scores_the_same_and_must_fit_the_config() {
     let d = tmp();
     let cfg = config_in(
         d.path(),
-        &demo_config_text().replace(
-            "thresholds = [0.95, 0.88, 0.75]",
-            "thresholds = [0.95, 0.8]",
-        ),
+        &demo_config_text().replace("thresholds = [1, 2, 4]", "thresholds = [1, 3]"),
     );
     let o = recon()
         .args(["run", "--config"])

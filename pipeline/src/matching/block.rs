@@ -183,7 +183,7 @@ pub fn candidates<'a>(
     max_block: usize,
     window: usize,
     sort_key: &(dyn Fn(usize) -> &'a str + Sync),
-) -> (Candidates, Vec<RuleReport>) {
+) -> (Candidates, Vec<RuleReport>, Vec<Vec<u64>>) {
     let n = records.len();
     let mut keys: Vec<Vec<u64>> = Vec::with_capacity(rules.len());
     // Position within a capped block (u32::MAX when the record's block is not capped).
@@ -323,7 +323,7 @@ pub fn candidates<'a>(
         tracing::info!(rule = %names[r], pairs = report.pairs, blocks = report.blocks, "blocking rule");
         reports.push(report);
     }
-    (out, reports)
+    (out, reports, keys)
 }
 
 #[cfg(test)]
@@ -382,7 +382,7 @@ mod tests {
         let rules = [rule(&["exact(name)"]), rule(&["first_token(name)"])];
         let names = vec!["exact".to_string(), "first".to_string()];
         let sk = |i: usize| rec.field("name").unwrap().get(i).unwrap_or("");
-        let (c, rep) = candidates(&rules, &names, &rec, LinkMode::Both, 100, 10, &sk);
+        let (c, rep, _) = candidates(&rules, &names, &rec, LinkMode::Both, 100, 10, &sk);
         // (0,1) by rule 0; rule 1 adds (0,2) and (1,2) but not (0,1) again.
         assert_eq!(pairs(&c), vec![(0, 1, 0), (0, 2, 1), (1, 2, 1)]);
         assert_eq!(rep[0].pairs, 1);
@@ -396,9 +396,9 @@ mod tests {
         let rules = [rule(&["name"])];
         let names = vec!["n".to_string()];
         let sk = |i: usize| rec.field("name").unwrap().get(i).unwrap_or("");
-        let (c, _) = candidates(&rules, &names, &rec, LinkMode::Dedupe, 100, 10, &sk);
+        let (c, _, _) = candidates(&rules, &names, &rec, LinkMode::Dedupe, 100, 10, &sk);
         assert_eq!(pairs(&c), vec![(0, 1, 0)]);
-        let (c, _) = candidates(&rules, &names, &rec, LinkMode::Link, 100, 10, &sk);
+        let (c, _, _) = candidates(&rules, &names, &rec, LinkMode::Link, 100, 10, &sk);
         assert_eq!(pairs(&c), vec![(0, 2, 0), (1, 2, 0)]);
     }
 
@@ -411,7 +411,7 @@ mod tests {
         let rules = [rule(&["first_token(name)"]), rule(&["exact(name)"])];
         let names = vec!["first".to_string(), "exact".to_string()];
         let sk = |i: usize| rec.field("name").unwrap().get(i).unwrap_or("");
-        let (c, rep) = candidates(&rules, &names, &rec, LinkMode::Both, 4, 2, &sk);
+        let (c, rep, _) = candidates(&rules, &names, &rec, LinkMode::Both, 4, 2, &sk);
         // 10 records, window 2: 9 + 8 = 17 pairs instead of 45.
         assert_eq!(c.len(), 17);
         assert_eq!(rep[0].capped_blocks, 1);

@@ -54,6 +54,7 @@ pub fn standardize(
         Standardize::None => s.to_string(),
         Standardize::Text | Standardize::PersonName => normalize::fold(s),
         Standardize::CompanyName => normalize::company_name(s),
+        Standardize::Address => normalize::address(s),
         Standardize::Email => s.to_lowercase(),
         Standardize::Phone => normalize::phone(s, country)?,
         Standardize::Postcode => normalize::postcode(s),

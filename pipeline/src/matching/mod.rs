@@ -273,7 +273,7 @@ fn match_entity(
         .collect();
     let first = &comps[0];
     let sort_key = |i: usize| first.value(i).unwrap_or("");
-    let (cands, reports) = block::candidates(
+    let (cands, reports, rule_keys) = block::candidates(
         &e.blocking,
         &names,
         &records,
@@ -314,8 +314,14 @@ fn match_entity(
                         .iter()
                         .map(|c| !c.fields().iter().any(|f| fields.contains(f)))
                         .collect();
+                    // Every candidate pair sharing this rule's key, whichever rule
+                    // generated it: the session sees the rule's full population.
+                    let k = &rule_keys[r];
                     let g: Vec<u64> = (0..cands.len())
-                        .filter(|&i| cands.rule[i] as usize == r)
+                        .filter(|&i| {
+                            let ka = k[cands.a[i] as usize];
+                            ka != 0 && ka == k[cands.b[i] as usize]
+                        })
                         .map(|i| gammas[i])
                         .collect();
                     fellegi_sunter::Session {

@@ -222,6 +222,8 @@ pub enum Standardize {
     Text,
     CompanyName,
     PersonName,
+    /// Folded, street abbreviations spelt out.
+    Address,
     Email,
     Phone,
     Postcode,
