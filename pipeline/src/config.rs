@@ -29,6 +29,7 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     pub rules: RulesSection,
     pub entities: Vec<crate::matching::spec::EntityConfig>,
+    pub golden: crate::golden::spec::GoldenSection,
 }
 
 /// The top level of `recon.toml`, as serde sees it.
@@ -42,6 +43,8 @@ struct RawConfig {
     rules: RulesSection,
     #[serde(rename = "entity", default)]
     entities: Vec<crate::matching::spec::EntityConfig>,
+    #[serde(default)]
+    golden: crate::golden::spec::GoldenSection,
 }
 
 /// `[run]`
@@ -332,6 +335,9 @@ pub struct SourceConfig {
     pub format: Option<Format>,
     #[serde(default)]
     pub csv: CsvOptions,
+    /// IANA time zone of this source's timestamps without an offset (default:
+    /// `[run].time_zone`); e.g. "UTC" for an export whose times are UTC.
+    pub time_zone: Option<String>,
     /// Encoding of NDJSON files (CSV sources set it in `[source.csv]`).
     #[serde(default)]
     pub encoding: Encoding,
@@ -631,6 +637,21 @@ impl Config {
                 p.0.push(msg);
             }
         }
+        for g in &raw.golden.entities {
+            for msg in g.validate(&raw.entities, &sources) {
+                p.0.push(msg);
+            }
+        }
+        if let Some(d) = &raw.golden.decisions {
+            let abs = if d.is_absolute() {
+                d.clone()
+            } else {
+                base_dir.join(d)
+            };
+            if abs.is_dir() {
+                p.push("golden.decisions", "is a directory; expected a CSV file");
+            }
+        }
         if raw.rules.max_violations_per_rule == 0 {
             p.push("rules.max_violations_per_rule", "must be at least 1");
         }
@@ -648,6 +669,7 @@ impl Config {
             sources,
             rules: raw.rules,
             entities: raw.entities,
+            golden: raw.golden,
         })
     }
 
@@ -662,6 +684,14 @@ impl Config {
 
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// The time zone of a source's timestamps.
+    pub fn source_time_zone(&self, s: &SourceConfig) -> chrono_tz::Tz {
+        s.time_zone
+            .as_deref()
+            .and_then(|t| t.parse::<chrono_tz::Tz>().ok())
+            .unwrap_or_else(|| self.time_zone())
     }
 
     pub fn time_zone(&self) -> chrono_tz::Tz {
@@ -722,6 +752,14 @@ fn validate_source(s: &mut SourceConfig, p: &mut Problems) {
         p.push(
             format!("source.name {:?}", s.name),
             "expected a lower-case identifier ([a-z][a-z0-9_]*); it becomes a table name in rules",
+        );
+    }
+    if let Some(tz) = &s.time_zone
+        && tz.parse::<chrono_tz::Tz>().is_err()
+    {
+        p.push(
+            format!("{key}.time_zone"),
+            format!("unknown time zone {tz:?}; expected an IANA name such as \"UTC\" or \"Europe/Berlin\""),
         );
     }
     if s.format.is_none() {

@@ -72,6 +72,7 @@ pub struct Manifest {
     pub accounting: Accounting,
     pub stages: Vec<StageTiming>,
     pub matching: Vec<crate::matching::EntitySummary>,
+    pub golden: crate::golden::GoldenSummary,
     pub outputs: Vec<OutputFile>,
     /// `success`, `gates_failed` or `rule_errors`.
     pub status: &'static str,
@@ -115,6 +116,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
         started_at.format("%Y%m%dT%H%M%S%.3fZ"),
         std::process::id()
     );
+    let decisions = crate::golden::decisions::Decisions::load(cfg)?;
     let out = OutputDir::lock(&root)?;
     let mut run = out.begin_run(as_of, &run_id)?;
     tracing::info!(run_id = %run_id, as_of = %as_of, output = %root.display(), "run started");
@@ -159,12 +161,13 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
     test_pause("rules");
 
     let t = Instant::now();
+    let unknown = std::sync::Mutex::new(Vec::new());
     let matched = crate::matching::run(
         cfg,
         &mut run,
         as_of,
         opts.model.as_deref(),
-        &|_, _| crate::matching::cluster::Constraints::default(),
+        &|entity, records| crate::golden::constraints(&decisions, entity, records, &unknown),
         progress,
     )?;
     stages.push(StageTiming {
@@ -172,6 +175,32 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
         duration_ms: t.elapsed().as_millis() as u64,
     });
     test_pause("match");
+
+    let t = Instant::now();
+    let unknown = unknown.into_inner().expect("lock");
+    let golden = crate::golden::run(
+        cfg,
+        &mut run,
+        &root,
+        &matched,
+        as_of,
+        &unknown,
+        decisions.items.len() as u64,
+    )?;
+    let matching_summary: Vec<crate::matching::EntitySummary> =
+        matched.entities.iter().map(|e| e.summary.clone()).collect();
+    drop(matched);
+    crate::golden::write_findings(
+        &mut run,
+        cfg,
+        &golden.findings,
+        crate::util::date_to_days(as_of),
+    )?;
+    stages.push(StageTiming {
+        stage: "golden",
+        duration_ms: t.elapsed().as_millis() as u64,
+    });
+    test_pause("golden");
 
     let mut summary = Vec::new();
     for r in rules.errors() {
@@ -199,7 +228,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
         inputs,
         accounting,
         stages,
-        matching: matched.entities.iter().map(|e| e.summary.clone()).collect(),
+        matching: matching_summary,
+        golden: golden.summary.clone(),
         outputs: Vec::new(),
         status,
         exit_code: exit,

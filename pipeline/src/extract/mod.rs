@@ -189,7 +189,7 @@ fn extract_source(
     bar: &crate::progress::Counter,
 ) -> Result<(SourceReport, PathBuf)> {
     let started = Instant::now();
-    let plan = RowPlan::new(src, cfg.time_zone());
+    let plan = RowPlan::new(src, cfg.source_time_zone(src));
     let staged = staged_rel(&src.name);
     let mut sink = ParquetSink::create(
         &{
@@ -511,7 +511,7 @@ pub fn check_headers(cfg: &Config, src: &SourceConfig) -> Result<()> {
                 resolve_header(src, &path, &header)?;
             }
             Format::Parquet => {
-                let plan = RowPlan::new(src, cfg.time_zone());
+                let plan = RowPlan::new(src, cfg.source_time_zone(src));
                 parquet_in::ParquetInput::open(&path, src, &plan, 1024)?;
             }
             _ => {}

@@ -1,0 +1,366 @@
+//! Golden ids that survive nightly re-runs.
+//!
+//! Each run reads the previous run's crosswalk (record → golden id) and id registry.
+//! For every previous id, the current cluster holding most of its records is its
+//! *largest part* and claims it. A cluster that claims several ids keeps the oldest
+//! (earliest issued, then smallest id) and the others are recorded as merged into it.
+//! A cluster that claims none gets a new id: `split` when some of its records had an id
+//! (which stayed with its largest part), `new` otherwise. Previous ids none of whose
+//! records remain are `retired`. New ids are minted from the entity and the cluster's
+//! smallest (source, key), so unchanged inputs give identical ids, with a salt to avoid
+//! ever re-issuing an id that exists in the registry.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+
+use crate::matching::compare::hash_str;
+
+/// One id ever issued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistryEntry {
+    pub golden_id: String,
+    pub entity: String,
+    pub issued_on: NaiveDate,
+    /// `active`, `merged` or `retired`.
+    pub status: String,
+    pub merged_into: Option<String>,
+    pub last_seen: NaiveDate,
+}
+
+/// One change of this run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdChange {
+    /// `new`, `merged`, `split` or `retired`.
+    pub change_type: &'static str,
+    pub golden_id: String,
+    pub related_golden_id: Option<String>,
+    /// "source|key" of the records involved.
+    pub records: Vec<String>,
+}
+
+/// The result of assigning ids to one entity's clusters.
+pub struct Assignment {
+    /// Golden id per cluster (same order as the input clusters).
+    pub ids: Vec<String>,
+    pub changes: Vec<IdChange>,
+    pub registry: Vec<RegistryEntry>,
+}
+
+/// Assigns golden ids. `clusters[c]` lists (source, key) of its records, sorted;
+/// `previous` maps (source, key) → the previous run's golden id.
+pub fn assign(
+    entity: &str,
+    prefix: &str,
+    clusters: &[Vec<(String, String)>],
+    previous: &HashMap<(String, String), String>,
+    registry: &[RegistryEntry],
+    run_date: NaiveDate,
+) -> Assignment {
+    let mut reg: BTreeMap<String, RegistryEntry> = registry
+        .iter()
+        .filter(|r| r.entity == entity)
+        .map(|r| (r.golden_id.clone(), r.clone()))
+        .collect();
+    // Parts of each previous id: cluster → count of its records.
+    let mut parts: BTreeMap<&str, BTreeMap<usize, usize>> = BTreeMap::new();
+    for (c, members) in clusters.iter().enumerate() {
+        for m in members {
+            if let Some(g) = previous.get(m) {
+                *parts.entry(g.as_str()).or_default().entry(c).or_default() += 1;
+            }
+        }
+    }
+    let mut claims: Vec<Vec<&str>> = vec![Vec::new(); clusters.len()];
+    for (g, p) in &parts {
+        // Largest part; ties go to the cluster whose smallest record sorts first.
+        let (&best, _) = p
+            .iter()
+            .max_by(|(ca, na), (cb, nb)| {
+                na.cmp(nb)
+                    .then_with(|| clusters[**cb][0].cmp(&clusters[**ca][0]))
+            })
+            .expect("non-empty");
+        claims[best].push(g);
+    }
+    let issued = |g: &str, reg: &BTreeMap<String, RegistryEntry>| {
+        reg.get(g).map(|r| r.issued_on).unwrap_or(run_date)
+    };
+    let mut ids = Vec::with_capacity(clusters.len());
+    let mut changes = Vec::new();
+    let recs = |c: usize| -> Vec<String> {
+        clusters[c]
+            .iter()
+            .map(|(s, k)| format!("{s}|{k}"))
+            .collect()
+    };
+    for (c, members) in clusters.iter().enumerate() {
+        let mut cl = claims[c].clone();
+        if cl.is_empty() {
+            let id = mint(entity, prefix, &members[0], &reg);
+            // Where did its records come from?
+            let mut origin: BTreeMap<&str, usize> = BTreeMap::new();
+            for m in members {
+                if let Some(g) = previous.get(m) {
+                    *origin.entry(g).or_default() += 1;
+                }
+            }
+            let from = origin
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(g, _)| g.to_string());
+            changes.push(IdChange {
+                change_type: if from.is_some() { "split" } else { "new" },
+                golden_id: id.clone(),
+                related_golden_id: from,
+                records: recs(c),
+            });
+            reg.insert(
+                id.clone(),
+                RegistryEntry {
+                    golden_id: id.clone(),
+                    entity: entity.to_string(),
+                    issued_on: run_date,
+                    status: "active".into(),
+                    merged_into: None,
+                    last_seen: run_date,
+                },
+            );
+            ids.push(id);
+            continue;
+        }
+        cl.sort_by(|a, b| issued(a, &reg).cmp(&issued(b, &reg)).then(a.cmp(b)));
+        let survivor = cl[0].to_string();
+        for other in &cl[1..] {
+            changes.push(IdChange {
+                change_type: "merged",
+                golden_id: other.to_string(),
+                related_golden_id: Some(survivor.clone()),
+                records: recs(c),
+            });
+            if let Some(r) = reg.get_mut(*other) {
+                r.status = "merged".into();
+                r.merged_into = Some(survivor.clone());
+                r.last_seen = run_date;
+            }
+        }
+        if let Some(r) = reg.get_mut(&survivor) {
+            r.status = "active".into();
+            r.merged_into = None;
+            r.last_seen = run_date;
+        }
+        ids.push(survivor);
+    }
+    // Retired: active before, no record left.
+    for r in reg.values_mut() {
+        if r.status == "active"
+            && r.last_seen < run_date
+            && !parts.contains_key(r.golden_id.as_str())
+        {
+            r.status = "retired".into();
+            changes.push(IdChange {
+                change_type: "retired",
+                golden_id: r.golden_id.clone(),
+                related_golden_id: None,
+                records: previous
+                    .iter()
+                    .filter(|(_, g)| **g == r.golden_id)
+                    .map(|((s, k), _)| format!("{s}|{k}"))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            });
+        }
+    }
+    changes.sort_by(|a, b| (a.change_type, &a.golden_id).cmp(&(b.change_type, &b.golden_id)));
+    Assignment {
+        ids,
+        changes,
+        registry: reg.into_values().collect(),
+    }
+}
+
+fn mint(
+    entity: &str,
+    prefix: &str,
+    anchor: &(String, String),
+    reg: &BTreeMap<String, RegistryEntry>,
+) -> String {
+    for salt in 0u32.. {
+        let h = hash_str(&format!(
+            "{entity}\u{1f}{}\u{1f}{}\u{1f}{salt}",
+            anchor.0, anchor.1
+        ));
+        let id = format!("{prefix}-{:012x}", h & 0xFFFF_FFFF_FFFF);
+        if !reg.contains_key(&id) {
+            return id;
+        }
+    }
+    unreachable!("u32 salts exhausted")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn cl(v: &[&[&str]]) -> Vec<Vec<(String, String)>> {
+        v.iter()
+            .map(|c| {
+                let mut m: Vec<(String, String)> =
+                    c.iter().map(|k| ("s".to_string(), k.to_string())).collect();
+                m.sort();
+                m
+            })
+            .collect()
+    }
+
+    fn prev(
+        a: &Assignment,
+        clusters: &[Vec<(String, String)>],
+    ) -> HashMap<(String, String), String> {
+        let mut m = HashMap::new();
+        for (c, members) in clusters.iter().enumerate() {
+            for r in members {
+                m.insert(r.clone(), a.ids[c].clone());
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn unchanged_inputs_keep_their_ids() {
+        let c = cl(&[&["a", "b"], &["c"]]);
+        let first = assign(
+            "customer",
+            "cust",
+            &c,
+            &HashMap::new(),
+            &[],
+            d("2026-11-01"),
+        );
+        assert_eq!(
+            first
+                .changes
+                .iter()
+                .filter(|x| x.change_type == "new")
+                .count(),
+            2
+        );
+        let again = assign(
+            "customer",
+            "cust",
+            &c,
+            &HashMap::new(),
+            &[],
+            d("2026-11-01"),
+        );
+        assert_eq!(first.ids, again.ids, "deterministic minting");
+        let second = assign(
+            "customer",
+            "cust",
+            &c,
+            &prev(&first, &c),
+            &first.registry,
+            d("2026-11-02"),
+        );
+        assert_eq!(second.ids, first.ids);
+        assert!(second.changes.is_empty());
+    }
+
+    #[test]
+    fn merges_keep_the_oldest_id() {
+        let c1 = cl(&[&["a"]]);
+        let r1 = assign("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
+        let c2 = cl(&[&["a"], &["b"]]);
+        let r2 = assign(
+            "e",
+            "e",
+            &c2,
+            &prev(&r1, &c1),
+            &r1.registry,
+            d("2026-11-02"),
+        );
+        let (old_a, new_b) = (r2.ids[0].clone(), r2.ids[1].clone());
+        assert_eq!(old_a, r1.ids[0]);
+        // Next night a and b are found to be one entity: the older id (a's) survives.
+        let c3 = cl(&[&["a", "b"]]);
+        let r3 = assign(
+            "e",
+            "e",
+            &c3,
+            &prev(&r2, &c2),
+            &r2.registry,
+            d("2026-11-03"),
+        );
+        assert_eq!(r3.ids, vec![old_a.clone()]);
+        assert_eq!(r3.changes.len(), 1);
+        assert_eq!(r3.changes[0].change_type, "merged");
+        assert_eq!(r3.changes[0].golden_id, new_b);
+        assert_eq!(
+            r3.changes[0].related_golden_id.as_deref(),
+            Some(old_a.as_str())
+        );
+        let merged = r3.registry.iter().find(|r| r.golden_id == new_b).unwrap();
+        assert_eq!(merged.status, "merged");
+    }
+
+    #[test]
+    fn splits_leave_the_id_with_the_largest_part() {
+        let c1 = cl(&[&["a", "b", "c"]]);
+        let r1 = assign("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
+        let c2 = cl(&[&["a", "b"], &["c"]]);
+        let r2 = assign(
+            "e",
+            "e",
+            &c2,
+            &prev(&r1, &c1),
+            &r1.registry,
+            d("2026-11-02"),
+        );
+        assert_eq!(r2.ids[0], r1.ids[0]);
+        assert_ne!(r2.ids[1], r1.ids[0]);
+        assert_eq!(r2.changes[0].change_type, "split");
+        assert_eq!(
+            r2.changes[0].related_golden_id.as_deref(),
+            Some(r1.ids[0].as_str())
+        );
+    }
+
+    #[test]
+    fn vanished_ids_are_retired_and_never_reissued() {
+        let c1 = cl(&[&["a"], &["b"]]);
+        let r1 = assign("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
+        let c2 = cl(&[&["a"]]);
+        let r2 = assign(
+            "e",
+            "e",
+            &c2,
+            &prev(&r1, &c1),
+            &r1.registry,
+            d("2026-11-02"),
+        );
+        let retired: Vec<_> = r2
+            .changes
+            .iter()
+            .filter(|c| c.change_type == "retired")
+            .collect();
+        assert_eq!(retired.len(), 1);
+        assert_eq!(retired[0].golden_id, r1.ids[1]);
+        // b comes back: it gets a fresh id, not the retired one.
+        let c3 = cl(&[&["a"], &["b"]]);
+        let r3 = assign(
+            "e",
+            "e",
+            &c3,
+            &prev(&r2, &c2),
+            &r2.registry,
+            d("2026-11-03"),
+        );
+        assert_ne!(r3.ids[1], r1.ids[1]);
+        assert_eq!(r3.ids[0], r1.ids[0]);
+    }
+}

@@ -1,0 +1,1228 @@
+//! Golden records: one trusted record per entity by survivorship rules with lineage,
+//! a crosswalk from every record to its golden id (stable across runs), the id changes
+//! of the night, and findings stewards can fix at the source.
+//!
+//! Outputs: `golden_<entity>.parquet`, `crosswalk.parquet`, `id_changes.parquet`,
+//! `id_registry.parquet`, `findings.parquet`.
+
+pub mod decisions;
+pub mod ids;
+pub mod spec;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Int64Array, ListArray, RecordBatch, StringArray,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde::Serialize;
+
+use self::decisions::{Decision, Decisions, Kind};
+use self::ids::{IdChange, RegistryEntry};
+use self::spec::{Attribute, GoldenEntity, Rule, Validate};
+use crate::config::{AliasRule, Config};
+use crate::error::{Error, Result};
+use crate::matching::cluster::Constraints;
+use crate::matching::compare::standardize;
+use crate::matching::records::{Records, StrColumn};
+use crate::matching::{EntityMatch, MatchOutput};
+use crate::normalize;
+use crate::output::RunDir;
+
+pub const CROSSWALK_FILE: &str = "crosswalk.parquet";
+pub const ID_CHANGES_FILE: &str = "id_changes.parquet";
+pub const REGISTRY_FILE: &str = "id_registry.parquet";
+pub const FINDINGS_FILE: &str = "findings.parquet";
+
+pub fn golden_file(entity: &str) -> String {
+    format!("golden_{entity}.parquet")
+}
+
+/// Maps the decisions of an entity to record indices for clustering; decisions naming
+/// records that do not exist are collected in `unknown`.
+pub fn constraints(
+    d: &Decisions,
+    entity: &str,
+    records: &Records,
+    unknown: &Mutex<Vec<Decision>>,
+) -> Constraints {
+    let mut index: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
+    for i in 0..records.len() {
+        index
+            .entry((records.source_name(i), records.key(i)))
+            .or_default()
+            .push(i as u32);
+    }
+    let mut c = Constraints::default();
+    for dec in d.for_entity(entity) {
+        let l = index.get(&(dec.left.0.as_str(), dec.left.1.as_str()));
+        let r = dec
+            .right
+            .as_ref()
+            .map(|r| index.get(&(r.0.as_str(), r.1.as_str())));
+        match (dec.kind, l, r) {
+            (Kind::KeepOut, Some(l), _) => c.keep_out.extend(l.iter().copied()),
+            (Kind::MustLink, Some(l), Some(Some(r))) => c.must_link.push((l[0], r[0])),
+            (Kind::CannotLink, Some(l), Some(Some(r))) => {
+                for &a in l {
+                    for &b in r.iter() {
+                        c.cannot_link.push((a, b));
+                    }
+                }
+            }
+            _ => unknown.lock().expect("lock").push(dec.clone()),
+        }
+    }
+    c
+}
+
+/// A finding row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub finding_type: &'static str,
+    pub kind: &'static str,
+    pub entity: String,
+    pub golden_id: Option<String>,
+    pub source: String,
+    pub record_key: String,
+    pub related_source: Option<String>,
+    pub related_key: Option<String>,
+    pub severity: &'static str,
+    pub detail: String,
+    pub evidence: Option<String>,
+}
+
+/// What the golden stage produced (for the manifest and later stages).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct GoldenSummary {
+    pub entities: Vec<EntityGolden>,
+    pub findings_by_type: BTreeMap<String, u64>,
+    pub decisions_applied: u64,
+    pub decisions_unknown_records: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityGolden {
+    pub entity: String,
+    pub golden_records: u64,
+    pub ids_new: u64,
+    pub ids_merged: u64,
+    pub ids_split: u64,
+    pub ids_retired: u64,
+    pub previous_run: Option<NaiveDate>,
+}
+
+pub struct GoldenOutput {
+    pub summary: GoldenSummary,
+    pub findings: Vec<Finding>,
+}
+
+/// Per-record data the golden stage needs beyond matching's.
+struct Extra {
+    updated: Vec<Option<i64>>,
+    cols: Records,
+}
+
+fn load_extra(run_dir: &Path, cfg: &Config, m: &EntityMatch, fields: &[String]) -> Result<Extra> {
+    let cols = crate::matching::records::load(run_dir, &m.records.sources, fields)?;
+    if cols.len() != m.records.len() || (0..cols.len()).any(|i| cols.key(i) != m.records.key(i)) {
+        return Err(Error::Invariant(
+            "golden: staged records changed under the run".into(),
+        ));
+    }
+    let mut updated = Vec::with_capacity(cols.len());
+    for s in &m.records.sources {
+        let src = cfg.source(s).expect("member");
+        let path = run_dir.join(crate::extract::staged_rel(s));
+        let (_, batches) = crate::output::read_parquet(&path)?;
+        for b in &batches {
+            match src.updated_at.as_ref().and_then(|u| b.column_by_name(u)) {
+                None => updated.extend(std::iter::repeat_n(None, b.num_rows())),
+                Some(a) => {
+                    let t = cast(a, &DataType::Timestamp(TimeUnit::Microsecond, None))
+                        .map_err(|e| Error::arrow("updated_at column", e))?;
+                    let t =
+                        t.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+                    updated.extend(
+                        (0..t.len()).map(|i| if t.is_null(i) { None } else { Some(t.value(i)) }),
+                    );
+                }
+            }
+        }
+    }
+    Ok(Extra { updated, cols })
+}
+
+fn date_of(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+fn is_valid(v: Validate, value: &str, country: Option<&str>) -> bool {
+    match v {
+        Validate::None => true,
+        Validate::Email => normalize::is_valid_email(value),
+        Validate::Phone => normalize::is_valid_phone(value, country),
+        Validate::Country => normalize::is_iso_country(value),
+    }
+}
+
+/// Whether two raw values count as the same for an attribute.
+fn same_value(a: &Attribute, x: &str, y: &str, cx: Option<&str>, cy: Option<&str>) -> bool {
+    let sx = standardize(a.standardize, x, cx, &[]);
+    let sy = standardize(a.standardize, y, cy, &[]);
+    match (sx, sy) {
+        (Some(p), Some(q)) => {
+            p == q || (a.same_if < 1.0 && normalize::jaro_winkler(&p, &q) >= a.same_if)
+        }
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Default golden attributes when none are configured: every compared field.
+fn attributes_for(e: &EntityMatch, g: Option<&GoldenEntity>) -> Vec<Attribute> {
+    if let Some(g) = g
+        && !g.attributes.is_empty()
+    {
+        return g.attributes.clone();
+    }
+    let mut seen = std::collections::HashSet::new();
+    e.config
+        .comparisons
+        .iter()
+        .flat_map(|c| c.fields())
+        .filter(|f| seen.insert(f.clone()))
+        .map(|f| Attribute {
+            name: f.clone(),
+            column: None,
+            rule: Rule::SourcePriority,
+            tie_breakers: vec![Rule::MostRecent],
+            validate: Validate::None,
+            standardize: crate::matching::spec::Standardize::Text,
+            same_if: 1.0,
+            track: false,
+        })
+        .collect()
+}
+
+/// The previous committed run before `as_of`: its date, crosswalk and registry.
+type Previous = (
+    Option<NaiveDate>,
+    HashMap<(String, String, String), String>,
+    Vec<RegistryEntry>,
+);
+
+fn load_previous(root: &Path, as_of: NaiveDate) -> Result<Previous> {
+    let dates = crate::output::list_run_dates(root)?;
+    let Some(&d) = dates.iter().rev().find(|d| **d < as_of) else {
+        return Ok((None, HashMap::new(), Vec::new()));
+    };
+    let dir = root.join(crate::output::run_dir_name(d));
+    let mut xw = HashMap::new();
+    let mut reg = Vec::new();
+    if dir.join(CROSSWALK_FILE).is_file() {
+        let (_, batches) = crate::output::read_parquet(&dir.join(CROSSWALK_FILE))?;
+        for b in &batches {
+            let e = b
+                .column_by_name("entity")
+                .expect("schema")
+                .as_string::<i32>();
+            let s = b
+                .column_by_name("source")
+                .expect("schema")
+                .as_string::<i32>();
+            let k = b
+                .column_by_name("record_key")
+                .expect("schema")
+                .as_string::<i32>();
+            let g = b
+                .column_by_name("golden_id")
+                .expect("schema")
+                .as_string::<i32>();
+            for i in 0..b.num_rows() {
+                xw.insert(
+                    (
+                        e.value(i).to_string(),
+                        s.value(i).to_string(),
+                        k.value(i).to_string(),
+                    ),
+                    g.value(i).to_string(),
+                );
+            }
+        }
+    }
+    if dir.join(REGISTRY_FILE).is_file() {
+        let (_, batches) = crate::output::read_parquet(&dir.join(REGISTRY_FILE))?;
+        for b in &batches {
+            let s = |n: &str| {
+                b.column_by_name(n)
+                    .expect("schema")
+                    .as_string::<i32>()
+                    .clone()
+            };
+            let dcol = |n: &str| {
+                b.column_by_name(n)
+                    .expect("schema")
+                    .as_primitive::<datafusion::arrow::datatypes::Date32Type>()
+                    .clone()
+            };
+            let (e, g, st, mi) = (s("entity"), s("golden_id"), s("status"), s("merged_into"));
+            let (iss, last) = (dcol("issued_on"), dcol("last_seen"));
+            for i in 0..b.num_rows() {
+                reg.push(RegistryEntry {
+                    golden_id: g.value(i).to_string(),
+                    entity: e.value(i).to_string(),
+                    issued_on: crate::util::days_to_date(iss.value(i)).unwrap_or(as_of),
+                    status: st.value(i).to_string(),
+                    merged_into: if mi.is_null(i) {
+                        None
+                    } else {
+                        Some(mi.value(i).to_string())
+                    },
+                    last_seen: crate::util::days_to_date(last.value(i)).unwrap_or(as_of),
+                });
+            }
+        }
+    }
+    Ok((Some(d), xw, reg))
+}
+
+/// Runs the golden stage.
+pub fn run(
+    cfg: &Config,
+    run: &mut RunDir,
+    root: &Path,
+    matched: &MatchOutput,
+    as_of: NaiveDate,
+    unknown_decisions: &[Decision],
+    decisions_total: u64,
+) -> Result<GoldenOutput> {
+    let (prev_date, previous, registry) = load_previous(root, as_of)?;
+    let run_days = crate::util::date_to_days(as_of);
+    let tol_us = cfg.golden.stale_tolerance_days as i64 * 86_400_000_000;
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut summary = GoldenSummary {
+        decisions_applied: decisions_total - unknown_decisions.len() as u64,
+        decisions_unknown_records: unknown_decisions.len() as u64,
+        ..Default::default()
+    };
+    for d in unknown_decisions {
+        findings.push(Finding {
+            finding_type: "decision",
+            kind: "unknown_record",
+            entity: d.entity.clone(),
+            golden_id: None,
+            source: d.left.0.clone(),
+            record_key: d.left.1.clone(),
+            related_source: d.right.as_ref().map(|r| r.0.clone()),
+            related_key: d.right.as_ref().map(|r| r.1.clone()),
+            severity: "warn",
+            detail: format!(
+                "decisions file line {}: a record it names no longer exists; the decision was not applied",
+                d.line
+            ),
+            evidence: None,
+        });
+        tracing::warn!(line = d.line, entity = %d.entity, "a decision names a record that does not exist");
+    }
+    let mut xw_rows: Vec<(String, String, String, i64, String, String)> = Vec::new();
+    let mut all_changes: Vec<(String, IdChange)> = Vec::new();
+    let mut all_registry: Vec<RegistryEntry> = registry
+        .iter()
+        .filter(|r| !matched.entities.iter().any(|m| m.config.name == r.entity))
+        .cloned()
+        .collect();
+    for m in &matched.entities {
+        let e = &m.config;
+        let g = cfg.golden.entities.iter().find(|g| g.name == e.name);
+        let attrs = attributes_for(m, g);
+        let priority: Vec<String> = match g {
+            Some(g) if !g.source_priority.is_empty() => g.source_priority.clone(),
+            _ => m.records.sources.clone(),
+        };
+        let rank = |s: u16| -> usize {
+            priority
+                .iter()
+                .position(|p| p == &m.records.sources[s as usize])
+                .unwrap_or(priority.len() + s as usize)
+        };
+        // Columns: attributes, the country (phone validation), references.
+        let mut fields: Vec<String> = attrs.iter().map(|a| a.column().to_string()).collect();
+        fields.push(e.country_field.clone());
+        let refs: Vec<(usize, String, usize, String, AliasRule)> = m
+            .records
+            .sources
+            .iter()
+            .enumerate()
+            .flat_map(|(si, s)| {
+                let src = cfg.source(s).expect("member");
+                src.references
+                    .iter()
+                    .filter_map(|r| {
+                        let ti = m.records.sources.iter().position(|x| x == &r.target)?;
+                        let tc = r.target_column.clone().unwrap_or_else(|| {
+                            cfg.source(&r.target).expect("validated").key.0[0].clone()
+                        });
+                        Some((si, r.column.clone(), ti, tc, r.aliases))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (_, c, _, tc, _) in &refs {
+            fields.push(c.clone());
+            fields.push(tc.clone());
+        }
+        let mut seen = std::collections::HashSet::new();
+        fields.retain(|f| seen.insert(f.clone()));
+        let extra = load_extra(run.path(), cfg, m, &fields)?;
+        let n = m.records.len();
+        let country = extra.cols.field(&e.country_field);
+        let cty = |i: usize| country.and_then(|c| c.get(i));
+        let attr_col: Vec<&StrColumn> = attrs
+            .iter()
+            .map(|a| extra.cols.field(a.column()).expect("loaded"))
+            .collect();
+        // Clusters, in order of their smallest (source, key).
+        let mut by_cluster: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for i in 0..n {
+            by_cluster
+                .entry(m.cluster_ids[i].as_str())
+                .or_default()
+                .push(i);
+        }
+        let mut clusters: Vec<Vec<usize>> = by_cluster.into_values().collect();
+        for c in clusters.iter_mut() {
+            c.sort_by(|&x, &y| {
+                (
+                    m.records.source_name(x),
+                    m.records.key(x),
+                    m.records.lines[x],
+                )
+                    .cmp(&(
+                        m.records.source_name(y),
+                        m.records.key(y),
+                        m.records.lines[y],
+                    ))
+            });
+        }
+        clusters.sort_by(|a, b| {
+            (m.records.source_name(a[0]), m.records.key(a[0]))
+                .cmp(&(m.records.source_name(b[0]), m.records.key(b[0])))
+        });
+        let member_keys: Vec<Vec<(String, String)>> = clusters
+            .iter()
+            .map(|c| {
+                let mut v: Vec<(String, String)> = c
+                    .iter()
+                    .map(|&i| {
+                        (
+                            m.records.source_name(i).to_string(),
+                            m.records.key(i).to_string(),
+                        )
+                    })
+                    .collect();
+                v.dedup();
+                v
+            })
+            .collect();
+        let prev_e: HashMap<(String, String), String> = previous
+            .iter()
+            .filter(|((en, _, _), _)| en == &e.name)
+            .map(|((_, s, k), g)| ((s.clone(), k.clone()), g.clone()))
+            .collect();
+        let prefix = g
+            .map(|g| g.prefix().to_string())
+            .unwrap_or_else(|| e.name.clone());
+        let asg = ids::assign(&e.name, &prefix, &member_keys, &prev_e, &registry, as_of);
+        let mut golden_of = vec![String::new(); n];
+        for (c, members) in clusters.iter().enumerate() {
+            for &i in members {
+                golden_of[i] = asg.ids[c].clone();
+            }
+        }
+        let count = |t: &str| asg.changes.iter().filter(|c| c.change_type == t).count() as u64;
+        summary.entities.push(EntityGolden {
+            entity: e.name.clone(),
+            golden_records: clusters.len() as u64,
+            ids_new: count("new"),
+            ids_merged: count("merged"),
+            ids_split: count("split"),
+            ids_retired: count("retired"),
+            previous_run: prev_date,
+        });
+        for ch in &asg.changes {
+            all_changes.push((e.name.clone(), ch.clone()));
+        }
+        all_registry.extend(asg.registry.iter().cloned());
+        for (i, gid) in golden_of.iter().enumerate() {
+            xw_rows.push((
+                e.name.clone(),
+                m.records.source_name(i).to_string(),
+                m.records.key(i).to_string(),
+                m.records.lines[i],
+                gid.clone(),
+                m.cluster_ids[i].clone(),
+            ));
+        }
+
+        // Pair probabilities, for evidence.
+        let prob: HashMap<(u32, u32), f64> = m
+            .pairs
+            .iter()
+            .map(|p| ((p.a, p.b), p.probability))
+            .collect();
+        let pair_p =
+            |a: usize, b: usize| prob.get(&((a.min(b)) as u32, (a.max(b)) as u32)).copied();
+        let completeness: Vec<usize> = (0..n)
+            .map(|i| attr_col.iter().filter(|c| c.get(i).is_some()).count())
+            .collect();
+
+        // Survivorship.
+        let mut golden_rows: Vec<Vec<(Option<String>, Option<usize>)>> =
+            Vec::with_capacity(clusters.len());
+        for members in &clusters {
+            let mut row = Vec::with_capacity(attrs.len());
+            for (ai, a) in attrs.iter().enumerate() {
+                let col = attr_col[ai];
+                let mut cands: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| col.get(i).is_some())
+                    .collect();
+                if a.validate != Validate::None {
+                    cands.retain(|&i| is_valid(a.validate, col.get(i).unwrap_or(""), cty(i)));
+                }
+                let mut order: Vec<Rule> = vec![a.rule];
+                order.extend(a.tie_breakers.iter().copied());
+                let freqs: HashMap<usize, usize> = if order.contains(&Rule::MostFrequent) {
+                    cands
+                        .iter()
+                        .map(|&i| {
+                            let v = col.get(i).unwrap_or("");
+                            let f = cands
+                                .iter()
+                                .filter(|&&j| {
+                                    same_value(a, v, col.get(j).unwrap_or(""), cty(i), cty(j))
+                                })
+                                .count();
+                            (i, f)
+                        })
+                        .collect()
+                } else {
+                    HashMap::new()
+                };
+                let freq = |i: usize| freqs.get(&i).copied().unwrap_or(0);
+                let key_of = |r: Rule, i: usize| -> i64 {
+                    match r {
+                        Rule::SourcePriority => rank(m.records.source[i]) as i64,
+                        Rule::MostRecent => -extra.updated[i].unwrap_or(i64::MIN / 2),
+                        Rule::MostComplete => -(completeness[i] as i64),
+                        Rule::MostFrequent => -(freq(i) as i64),
+                        Rule::Longest => {
+                            -(col.get(i).map(|v| v.chars().count()).unwrap_or(0) as i64)
+                        }
+                    }
+                };
+                cands.sort_by(|&x, &y| {
+                    for r in &order {
+                        let o = key_of(*r, x).cmp(&key_of(*r, y));
+                        if o != std::cmp::Ordering::Equal {
+                            return o;
+                        }
+                    }
+                    (
+                        rank(m.records.source[x]),
+                        m.records.key(x),
+                        m.records.lines[x],
+                    )
+                        .cmp(&(
+                            rank(m.records.source[y]),
+                            m.records.key(y),
+                            m.records.lines[y],
+                        ))
+                });
+                row.push(match cands.first() {
+                    Some(&w) => (col.get(w).map(str::to_string), Some(w)),
+                    None => (None, None),
+                });
+            }
+            golden_rows.push(row);
+        }
+        let golden_batch = golden_batch(
+            e.name.as_str(),
+            &attrs,
+            &clusters,
+            &golden_rows,
+            &asg,
+            m,
+            run_days,
+            &registry_issued(&asg.registry),
+        )?;
+        run.write_parquet(
+            &golden_file(&e.name),
+            golden_batch.schema(),
+            &[golden_batch],
+        )?;
+
+        // Findings.
+        let owner = |i: usize| m.records.source_name(i).to_string();
+        let record_finding = |ft: &'static str,
+                              kind: &'static str,
+                              i: usize,
+                              rel: Option<usize>,
+                              sev: &'static str,
+                              detail: String,
+                              evidence: Option<String>| Finding {
+            finding_type: ft,
+            kind,
+            entity: e.name.clone(),
+            golden_id: Some(golden_of[i].clone()),
+            source: owner(i),
+            record_key: m.records.key(i).to_string(),
+            related_source: rel.map(|r| m.records.source_name(r).to_string()),
+            related_key: rel.map(|r| m.records.key(r).to_string()),
+            severity: sev,
+            detail,
+            evidence,
+        };
+        for members in &clusters {
+            // Duplicates: several records of one source in one cluster.
+            let mut per_source: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
+            for &i in members {
+                per_source.entry(m.records.source[i]).or_default().push(i);
+            }
+            for recs in per_source.values() {
+                if recs.len() < 2 {
+                    continue;
+                }
+                let mut sorted = recs.clone();
+                sorted.sort_by(|&x, &y| {
+                    extra.updated[y]
+                        .cmp(&extra.updated[x])
+                        .then(m.records.key(x).cmp(m.records.key(y)))
+                        .then(m.records.lines[x].cmp(&m.records.lines[y]))
+                });
+                let keep = sorted[0];
+                for &d in &sorted[1..] {
+                    let same_key = m.records.key(d) == m.records.key(keep);
+                    findings.push(record_finding(
+                        "duplicate",
+                        if same_key { "same_key" } else { "matched" },
+                        d,
+                        Some(keep),
+                        "warn",
+                        if same_key {
+                            format!("the same key appears twice in {} (lines {} and {})", owner(d), m.records.lines[d], m.records.lines[keep])
+                        } else {
+                            format!("duplicate of {} in the same source (the more recently updated record)", m.records.key(keep))
+                        },
+                        pair_p(d, keep).map(|p| format!("match_probability={p:.4}")),
+                    ));
+                }
+            }
+            // Stale attributes and conflicts, across sources.
+            for (ai, a) in attrs.iter().enumerate() {
+                if !a.track {
+                    continue;
+                }
+                let col = attr_col[ai];
+                // Invalid values are the validity rules' business, not a disagreement.
+                let with: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| col.get(i).is_some_and(|v| is_valid(a.validate, v, cty(i))))
+                    .collect();
+                for &x in &with {
+                    let Some(tx) = extra.updated[x] else { continue };
+                    // The newest record of another source whose value differs.
+                    let newer = with
+                        .iter()
+                        .copied()
+                        .filter(|&y| m.records.source[y] != m.records.source[x])
+                        .filter(|&y| {
+                            !same_value(
+                                a,
+                                col.get(x).unwrap_or(""),
+                                col.get(y).unwrap_or(""),
+                                cty(x),
+                                cty(y),
+                            )
+                        })
+                        .filter_map(|y| extra.updated[y].map(|t| (t, y)))
+                        .max_by(|p, q| p.0.cmp(&q.0).then(q.1.cmp(&p.1)));
+                    let Some((ty, y)) = newer else { continue };
+                    if ty > tx + tol_us {
+                        findings.push(record_finding(
+                            "stale",
+                            "attribute",
+                            x,
+                            Some(y),
+                            "warn",
+                            format!(
+                                "{} differs from {} {}, which is newer ({} vs {})",
+                                a.name,
+                                owner(y),
+                                m.records.key(y),
+                                date_of(ty),
+                                date_of(tx)
+                            ),
+                            Some(format!(
+                                "updated_at={} related_updated_at={}",
+                                date_of(tx),
+                                date_of(ty)
+                            )),
+                        ));
+                    } else if (ty - tx).abs() <= tol_us
+                        && (m.records.source[x], m.records.key(x))
+                            < (m.records.source[y], m.records.key(y))
+                    {
+                        findings.push(record_finding(
+                            "conflict",
+                            "attribute",
+                            x,
+                            Some(y),
+                            "warn",
+                            format!(
+                                "{} differs from {} {} and neither is clearly newer ({} and {})",
+                                a.name,
+                                owner(y),
+                                m.records.key(y),
+                                date_of(tx),
+                                date_of(ty)
+                            ),
+                            Some(format!(
+                                "updated_at={} related_updated_at={}",
+                                date_of(tx),
+                                date_of(ty)
+                            )),
+                        ));
+                    }
+                }
+            }
+        }
+        // Stale by SLA.
+        for i in 0..n {
+            let src = cfg.source(m.records.source_name(i)).expect("member");
+            if let (Some(days), Some(t)) = (src.stale_after_days, extra.updated[i]) {
+                let limit = crate::util::date_to_days(as_of) as i64 - days as i64;
+                let d = t.div_euclid(86_400_000_000);
+                if d < limit {
+                    findings.push(record_finding(
+                        "stale",
+                        "sla",
+                        i,
+                        None,
+                        "warn",
+                        format!(
+                            "not updated since {}, more than {days} days before {as_of}",
+                            date_of(t)
+                        ),
+                        Some(format!("updated_at={} stale_after_days={days}", date_of(t))),
+                    ));
+                }
+            }
+        }
+        // ID mismatches of declared references between sources of this entity.
+        for (si, column, ti, tcol, alias) in &refs {
+            let rule = match alias {
+                AliasRule::Exact => "exact",
+                AliasRule::CaseInsensitive => "case_insensitive",
+                AliasRule::Salesforce => "salesforce",
+                AliasRule::Sku => "sku",
+            };
+            let tvals = extra.cols.field(tcol).expect("loaded");
+            let mut target: HashMap<String, usize> = HashMap::new();
+            for j in 0..n {
+                if m.records.source[j] as usize == *ti
+                    && let Some(v) = tvals.get(j)
+                {
+                    target.entry(normalize::canonical_id(v, rule)).or_insert(j);
+                }
+            }
+            let vals = extra.cols.field(column).expect("loaded");
+            let cluster_members: HashMap<&str, Vec<usize>> = {
+                let mut h: HashMap<&str, Vec<usize>> = HashMap::new();
+                for j in 0..n {
+                    h.entry(m.cluster_ids[j].as_str()).or_default().push(j);
+                }
+                h
+            };
+            for i in 0..n {
+                if m.records.source[i] as usize != *si {
+                    continue;
+                }
+                // The target record the matcher puts with this one (best evidence first).
+                let should: Option<usize> = cluster_members[m.cluster_ids[i].as_str()]
+                    .iter()
+                    .copied()
+                    .filter(|&j| m.records.source[j] as usize == *ti)
+                    .max_by(|&x, &y| {
+                        pair_p(i, x)
+                            .unwrap_or(0.0)
+                            .partial_cmp(&pair_p(i, y).unwrap_or(0.0))
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                            .then(m.records.key(y).cmp(m.records.key(x)))
+                    });
+                let tname = &m.records.sources[*ti];
+                let evidence = |j: usize| {
+                    pair_p(i, j)
+                        .map(|p| format!("match_probability={p:.4}"))
+                        .or(Some("same cluster".into()))
+                };
+                match vals.get(i) {
+                    None => {
+                        if let Some(s) = should {
+                            findings.push(record_finding(
+                                "id_mismatch",
+                                "missing_reference",
+                                i,
+                                Some(s),
+                                "warn",
+                                format!(
+                                    "{column} is empty but the record matches {tname} {}",
+                                    m.records.key(s)
+                                ),
+                                evidence(s),
+                            ));
+                        }
+                    }
+                    Some(v) => match target.get(&normalize::canonical_id(v, rule)) {
+                        None => findings.push(record_finding(
+                            "id_mismatch",
+                            "dangling_reference",
+                            i,
+                            should,
+                            "error",
+                            match should {
+                                Some(s) => format!(
+                                    "{column} {v} is no {tname} record; the record matches {}",
+                                    m.records.key(s)
+                                ),
+                                None => format!("{column} {v} is no {tname} record"),
+                            },
+                            should.and_then(evidence),
+                        )),
+                        Some(&t) => {
+                            if m.cluster_ids[t] != m.cluster_ids[i]
+                                && let Some(s) = should
+                            {
+                                findings.push(record_finding(
+                                    "id_mismatch",
+                                    "wrong_reference",
+                                    i,
+                                    Some(s),
+                                    "error",
+                                    format!(
+                                        "{column} points at {tname} {} but the record matches {}",
+                                        m.records.key(t),
+                                        m.records.key(s)
+                                    ),
+                                    evidence(s),
+                                ));
+                            }
+                        }
+                    },
+                }
+            }
+        }
+    }
+    findings.sort_by(|a, b| {
+        (
+            a.finding_type,
+            a.kind,
+            &a.entity,
+            &a.source,
+            &a.record_key,
+            &a.related_source,
+            &a.related_key,
+            &a.detail,
+        )
+            .cmp(&(
+                b.finding_type,
+                b.kind,
+                &b.entity,
+                &b.source,
+                &b.record_key,
+                &b.related_source,
+                &b.related_key,
+                &b.detail,
+            ))
+    });
+    findings.dedup_by(|a, b| {
+        a.finding_type == b.finding_type
+            && a.kind == b.kind
+            && a.source == b.source
+            && a.record_key == b.record_key
+            && a.related_key == b.related_key
+            && a.detail == b.detail
+    });
+    for f in &findings {
+        *summary
+            .findings_by_type
+            .entry(format!("{}/{}", f.finding_type, f.kind))
+            .or_default() += 1;
+    }
+    write_crosswalk(run, &xw_rows, run_days)?;
+    write_changes(run, &all_changes, run_days)?;
+    all_registry.sort_by(|a, b| (&a.entity, &a.golden_id).cmp(&(&b.entity, &b.golden_id)));
+    write_registry(run, &all_registry)?;
+    tracing::info!(
+        findings = findings.len(),
+        golden_records = summary
+            .entities
+            .iter()
+            .map(|e| e.golden_records)
+            .sum::<u64>(),
+        "golden records built"
+    );
+    Ok(GoldenOutput { summary, findings })
+}
+
+fn registry_issued(reg: &[RegistryEntry]) -> HashMap<String, NaiveDate> {
+    reg.iter()
+        .map(|r| (r.golden_id.clone(), r.issued_on))
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn golden_batch(
+    entity: &str,
+    attrs: &[Attribute],
+    clusters: &[Vec<usize>],
+    rows: &[Vec<(Option<String>, Option<usize>)>],
+    asg: &ids::Assignment,
+    m: &EntityMatch,
+    run_days: i32,
+    issued: &HashMap<String, NaiveDate>,
+) -> Result<RecordBatch> {
+    let n = clusters.len();
+    let mut fields = vec![
+        Field::new("run_date", DataType::Date32, false),
+        Field::new("golden_id", DataType::Utf8, false),
+        Field::new("entity", DataType::Utf8, false),
+        Field::new("issued_on", DataType::Date32, false),
+        Field::new("record_count", DataType::Int64, false),
+        Field::new("source_count", DataType::Int64, false),
+        Field::new("sources", DataType::Utf8, false),
+    ];
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(Date32Array::from(vec![run_days; n])),
+        Arc::new(StringArray::from_iter_values(asg.ids.iter())),
+        Arc::new(StringArray::from(vec![entity; n])),
+        Arc::new(Date32Array::from_iter_values(asg.ids.iter().map(|g| {
+            issued
+                .get(g)
+                .map(|d| crate::util::date_to_days(*d))
+                .unwrap_or(run_days)
+        }))),
+        Arc::new(Int64Array::from_iter_values(
+            clusters.iter().map(|c| c.len() as i64),
+        )),
+        Arc::new(Int64Array::from_iter_values(clusters.iter().map(|c| {
+            let mut s: Vec<u16> = c.iter().map(|&i| m.records.source[i]).collect();
+            s.dedup();
+            s.sort();
+            s.dedup();
+            s.len() as i64
+        }))),
+        Arc::new(StringArray::from_iter_values(clusters.iter().map(|c| {
+            let mut s: Vec<&str> = c.iter().map(|&i| m.records.source_name(i)).collect();
+            s.sort();
+            s.dedup();
+            s.join(",")
+        }))),
+    ];
+    for (ai, a) in attrs.iter().enumerate() {
+        fields.push(Field::new(&a.name, DataType::Utf8, true));
+        fields.push(Field::new(
+            format!("{}_from_source", a.name),
+            DataType::Utf8,
+            true,
+        ));
+        fields.push(Field::new(
+            format!("{}_from_key", a.name),
+            DataType::Utf8,
+            true,
+        ));
+        cols.push(Arc::new(StringArray::from(
+            rows.iter().map(|r| r[ai].0.clone()).collect::<Vec<_>>(),
+        )));
+        cols.push(Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| r[ai].1.map(|i| m.records.source_name(i).to_string()))
+                .collect::<Vec<_>>(),
+        )));
+        cols.push(Arc::new(StringArray::from(
+            rows.iter()
+                .map(|r| r[ai].1.map(|i| m.records.key(i).to_string()))
+                .collect::<Vec<_>>(),
+        )));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .map_err(|e| Error::arrow("golden batch", e))
+}
+
+pub fn crosswalk_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("run_date", DataType::Date32, false),
+        Field::new("entity", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("record_key", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("golden_id", DataType::Utf8, false),
+        Field::new("cluster_id", DataType::Utf8, false),
+    ]))
+}
+
+fn write_crosswalk(
+    run: &mut RunDir,
+    rows: &[(String, String, String, i64, String, String)],
+    run_days: i32,
+) -> Result<()> {
+    let mut sorted: Vec<&(String, String, String, i64, String, String)> = rows.iter().collect();
+    sorted.sort_by(|a, b| (&a.0, &a.1, &a.2, a.3).cmp(&(&b.0, &b.1, &b.2, b.3)));
+    let mut sink = run.parquet_writer(CROSSWALK_FILE, crosswalk_schema())?;
+    for chunk in sorted.chunks(64 * 1024) {
+        let n = chunk.len();
+        let b = RecordBatch::try_new(
+            crosswalk_schema(),
+            vec![
+                Arc::new(Date32Array::from(vec![run_days; n])),
+                Arc::new(StringArray::from_iter_values(
+                    chunk.iter().map(|r| r.0.as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    chunk.iter().map(|r| r.1.as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    chunk.iter().map(|r| r.2.as_str()),
+                )),
+                Arc::new(Int64Array::from_iter_values(chunk.iter().map(|r| r.3))),
+                Arc::new(StringArray::from_iter_values(
+                    chunk.iter().map(|r| r.4.as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    chunk.iter().map(|r| r.5.as_str()),
+                )),
+            ],
+        )
+        .map_err(|e| Error::arrow("crosswalk batch", e))?;
+        sink.write(&b)?;
+    }
+    let n = sink.finish()?;
+    run.record(CROSSWALK_FILE, Some(n))
+}
+
+pub fn changes_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("run_date", DataType::Date32, false),
+        Field::new("entity", DataType::Utf8, false),
+        Field::new("change_type", DataType::Utf8, false),
+        Field::new("golden_id", DataType::Utf8, false),
+        Field::new("related_golden_id", DataType::Utf8, true),
+        Field::new("record_count", DataType::Int64, false),
+        Field::new(
+            "records",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
+            false,
+        ),
+    ]))
+}
+
+fn write_changes(run: &mut RunDir, changes: &[(String, IdChange)], run_days: i32) -> Result<()> {
+    let n = changes.len();
+    let mut offsets = vec![0i32];
+    let mut values: Vec<&str> = Vec::new();
+    for (_, c) in changes {
+        values.extend(c.records.iter().map(String::as_str));
+        offsets.push(values.len() as i32);
+    }
+    let list = ListArray::new(
+        Arc::new(Field::new("item", DataType::Utf8, false)),
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(StringArray::from(values)),
+        None,
+    );
+    let b = RecordBatch::try_new(
+        changes_schema(),
+        vec![
+            Arc::new(Date32Array::from(vec![run_days; n])),
+            Arc::new(StringArray::from_iter_values(
+                changes.iter().map(|c| c.0.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                changes.iter().map(|c| c.1.change_type),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                changes.iter().map(|c| c.1.golden_id.as_str()),
+            )),
+            Arc::new(StringArray::from(
+                changes
+                    .iter()
+                    .map(|c| c.1.related_golden_id.clone())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                changes.iter().map(|c| c.1.records.len() as i64),
+            )),
+            Arc::new(list),
+        ],
+    )
+    .map_err(|e| Error::arrow("id changes batch", e))?;
+    run.write_parquet(ID_CHANGES_FILE, changes_schema(), &[b])?;
+    Ok(())
+}
+
+pub fn registry_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("entity", DataType::Utf8, false),
+        Field::new("golden_id", DataType::Utf8, false),
+        Field::new("issued_on", DataType::Date32, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("merged_into", DataType::Utf8, true),
+        Field::new("last_seen", DataType::Date32, false),
+    ]))
+}
+
+fn write_registry(run: &mut RunDir, reg: &[RegistryEntry]) -> Result<()> {
+    let b = RecordBatch::try_new(
+        registry_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                reg.iter().map(|r| r.entity.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                reg.iter().map(|r| r.golden_id.as_str()),
+            )),
+            Arc::new(Date32Array::from_iter_values(
+                reg.iter().map(|r| crate::util::date_to_days(r.issued_on)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                reg.iter().map(|r| r.status.as_str()),
+            )),
+            Arc::new(StringArray::from(
+                reg.iter()
+                    .map(|r| r.merged_into.clone())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Date32Array::from_iter_values(
+                reg.iter().map(|r| crate::util::date_to_days(r.last_seen)),
+            )),
+        ],
+    )
+    .map_err(|e| Error::arrow("registry batch", e))?;
+    run.write_parquet(REGISTRY_FILE, registry_schema(), &[b])?;
+    Ok(())
+}
+
+pub fn findings_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("run_date", DataType::Date32, false),
+        Field::new("finding_type", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("entity", DataType::Utf8, false),
+        Field::new("golden_id", DataType::Utf8, true),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("record_key", DataType::Utf8, false),
+        Field::new("related_source", DataType::Utf8, true),
+        Field::new("related_key", DataType::Utf8, true),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, false),
+        Field::new("evidence", DataType::Utf8, true),
+        Field::new("owner_team", DataType::Utf8, true),
+        Field::new("owner_contact", DataType::Utf8, true),
+    ]))
+}
+
+/// Writes findings (extra rows may be appended by later stages through `more`).
+pub fn findings_batch(cfg: &Config, findings: &[Finding], run_days: i32) -> Result<RecordBatch> {
+    let n = findings.len();
+    let owner = |f: &Finding, contact: bool| -> Option<String> {
+        cfg.source(&f.source)
+            .map(|s| {
+                if contact {
+                    s.owner.contact.clone()
+                } else {
+                    s.owner.team.clone()
+                }
+            })
+            .filter(|s| !s.is_empty())
+    };
+    RecordBatch::try_new(
+        findings_schema(),
+        vec![
+            Arc::new(Date32Array::from(vec![run_days; n])),
+            Arc::new(StringArray::from_iter_values(
+                findings.iter().map(|f| f.finding_type),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                findings.iter().map(|f| f.kind),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                findings.iter().map(|f| f.entity.as_str()),
+            )),
+            Arc::new(StringArray::from(
+                findings
+                    .iter()
+                    .map(|f| f.golden_id.clone())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                findings.iter().map(|f| f.source.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                findings.iter().map(|f| f.record_key.as_str()),
+            )),
+            Arc::new(StringArray::from(
+                findings
+                    .iter()
+                    .map(|f| f.related_source.clone())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                findings
+                    .iter()
+                    .map(|f| f.related_key.clone())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                findings.iter().map(|f| f.severity),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                findings.iter().map(|f| f.detail.as_str()),
+            )),
+            Arc::new(StringArray::from(
+                findings
+                    .iter()
+                    .map(|f| f.evidence.clone())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                findings.iter().map(|f| owner(f, false)).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                findings.iter().map(|f| owner(f, true)).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .map_err(|e| Error::arrow("findings batch", e))
+}
+
+/// Writes `findings.parquet`.
+pub fn write_findings(
+    run: &mut RunDir,
+    cfg: &Config,
+    findings: &[Finding],
+    run_days: i32,
+) -> Result<()> {
+    let b = findings_batch(cfg, findings, run_days)?;
+    run.write_parquet(FINDINGS_FILE, findings_schema(), &[b])?;
+    Ok(())
+}
