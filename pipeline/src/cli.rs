@@ -44,6 +44,26 @@ pub enum Command {
     CheckConfig(ConfigArg),
     /// Pairwise precision, recall and F1 of a run's clusters against ground truth.
     Evaluate(EvaluateArgs),
+    /// Print the trend of the quality scores over the committed runs.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+
+    /// Output directory (overrides `[run].output`).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// Only this source.
+    #[arg(long)]
+    pub source: Option<String>,
+
+    /// The last N runs.
+    #[arg(long, default_value_t = 10)]
+    pub last: usize,
 }
 
 #[derive(Debug, Args)]

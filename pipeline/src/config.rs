@@ -30,6 +30,9 @@ pub struct Config {
     pub rules: RulesSection,
     pub entities: Vec<crate::matching::spec::EntityConfig>,
     pub golden: crate::golden::spec::GoldenSection,
+    pub scorecard: crate::scorecard::spec::ScorecardSection,
+    pub gates: crate::scorecard::spec::GatesSection,
+    pub report: crate::scorecard::spec::ReportSection,
 }
 
 /// The top level of `recon.toml`, as serde sees it.
@@ -45,6 +48,12 @@ struct RawConfig {
     entities: Vec<crate::matching::spec::EntityConfig>,
     #[serde(default)]
     golden: crate::golden::spec::GoldenSection,
+    #[serde(default)]
+    scorecard: crate::scorecard::spec::ScorecardSection,
+    #[serde(default)]
+    gates: crate::scorecard::spec::GatesSection,
+    #[serde(default)]
+    report: crate::scorecard::spec::ReportSection,
 }
 
 /// `[run]`
@@ -652,6 +661,11 @@ impl Config {
                 p.push("golden.decisions", "is a directory; expected a CSV file");
             }
         }
+        p.0.extend(raw.scorecard.validate());
+        p.0.extend(raw.gates.validate(&sources));
+        if raw.report.sample_rows == 0 || raw.report.history_runs == 0 {
+            p.push("report", "sample_rows and history_runs must be at least 1");
+        }
         if raw.rules.max_violations_per_rule == 0 {
             p.push("rules.max_violations_per_rule", "must be at least 1");
         }
@@ -670,6 +684,9 @@ impl Config {
             rules: raw.rules,
             entities: raw.entities,
             golden: raw.golden,
+            scorecard: raw.scorecard,
+            gates: raw.gates,
+            report: raw.report,
         })
     }
 

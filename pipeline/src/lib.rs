@@ -16,6 +16,7 @@ pub mod output;
 pub mod pipeline;
 pub mod progress;
 pub mod rules;
+pub mod scorecard;
 pub mod sql;
 pub mod util;
 

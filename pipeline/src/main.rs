@@ -77,6 +77,15 @@ fn dispatch(cli: Cli, progress: &Progress) -> Result<i32, Error> {
             eprintln!("recon: wrote {}", dir.join("evaluation.json").display());
             Ok(exit_code::SUCCESS)
         }
+        Command::History(args) => {
+            let cfg = Config::load(&args.config.config)?;
+            let root = pipeline::resolve_output(&cfg, args.output.as_ref());
+            print!(
+                "{}",
+                recon::scorecard::print_history(&root, args.source.as_deref(), args.last)?
+            );
+            Ok(exit_code::SUCCESS)
+        }
         Command::CheckConfig(args) => {
             let cfg = Config::load(&args.config)?;
             let files = pipeline::check_config(&cfg)?;

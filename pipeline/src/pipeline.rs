@@ -13,6 +13,9 @@ use crate::extract::{self, ExtractOutput, FileReport};
 use crate::output::{OutputDir, OutputFile};
 use crate::progress::Progress;
 
+/// The steward's report in the run directory.
+pub const REPORT_FILE: &str = "report.html";
+
 /// Options of one run, from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -73,6 +76,8 @@ pub struct Manifest {
     pub stages: Vec<StageTiming>,
     pub matching: Vec<crate::matching::EntitySummary>,
     pub golden: crate::golden::GoldenSummary,
+    /// Broken quality gates (one line each).
+    pub gates_failed: Vec<String>,
     pub outputs: Vec<OutputFile>,
     /// `success`, `gates_failed` or `rule_errors`.
     pub status: &'static str,
@@ -189,18 +194,26 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
     )?;
     let matching_summary: Vec<crate::matching::EntitySummary> =
         matched.entities.iter().map(|e| e.summary.clone()).collect();
+    let link = matched.link_rates();
     drop(matched);
-    crate::golden::write_findings(
-        &mut run,
-        cfg,
-        &golden.findings,
-        crate::util::date_to_days(as_of),
-    )?;
     stages.push(StageTiming {
         stage: "golden",
         duration_ms: t.elapsed().as_millis() as u64,
     });
     test_pause("golden");
+
+    let t = Instant::now();
+    let mut findings = golden.findings;
+    let scores = crate::scorecard::score(cfg, &extracted, &rules.results, &findings, &link);
+    let history = crate::scorecard::history(&root, Some(as_of))?;
+    let alerts = crate::scorecard::regressions(cfg, &scores, &history);
+    for a in &alerts {
+        tracing::warn!(source = %a.source, metric = %a.record_key, kind = a.kind, "regression alert");
+    }
+    findings.extend(alerts);
+    crate::golden::write_findings(&mut run, cfg, &findings, crate::util::date_to_days(as_of))?;
+    crate::scorecard::write(&mut run, &scores, as_of)?;
+    let gates_broken = crate::scorecard::gates(cfg, &scores, &rules.results);
 
     let mut summary = Vec::new();
     for r in rules.errors() {
@@ -210,11 +223,36 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
             r.error.as_deref().unwrap_or("unknown error")
         ));
     }
-    let (exit, status) = if summary.is_empty() {
-        (exit_code::SUCCESS, "success")
-    } else {
+    summary.extend(gates_broken.iter().cloned());
+    let (exit, status) = if rules.errors().next().is_some() {
         (exit_code::RULE_ERRORS, "rule_errors")
+    } else if !gates_broken.is_empty() {
+        (exit_code::GATES_FAILED, "gates_failed")
+    } else {
+        (exit_code::SUCCESS, "success")
     };
+    let html = crate::scorecard::report::render(&crate::scorecard::report::ReportInput {
+        cfg,
+        run_dir: run.path(),
+        run_id: &run_id,
+        run_date: as_of,
+        status,
+        rows_read: accounting.rows_read,
+        rows_quarantined: accounting.rows_quarantined,
+        scores: &scores,
+        history: &history,
+        results: &rules.results,
+        findings: &findings,
+        golden: &golden.summary,
+        gates_broken: &gates_broken,
+    })?;
+    run.write_text(REPORT_FILE, &html)?;
+    stages.push(StageTiming {
+        stage: "score",
+        duration_ms: t.elapsed().as_millis() as u64,
+    });
+    test_pause("score");
+
     let mut manifest = Manifest {
         run_id: run_id.clone(),
         run_date: as_of,
@@ -230,6 +268,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
         stages,
         matching: matching_summary,
         golden: golden.summary.clone(),
+        gates_failed: gates_broken.clone(),
         outputs: Vec::new(),
         status,
         exit_code: exit,

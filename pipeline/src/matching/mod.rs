@@ -170,6 +170,30 @@ pub struct MatchOutput {
     pub entities: Vec<EntityMatch>,
 }
 
+impl MatchOutput {
+    /// Per source: (records whose cluster also holds a record of another source, records).
+    pub fn link_rates(&self) -> HashMap<String, (u64, u64)> {
+        let mut out: HashMap<String, (u64, u64)> = HashMap::new();
+        for m in &self.entities {
+            let mut sources_of: HashMap<&str, std::collections::HashSet<u16>> = HashMap::new();
+            for (i, c) in m.cluster_ids.iter().enumerate() {
+                sources_of
+                    .entry(c.as_str())
+                    .or_default()
+                    .insert(m.records.source[i]);
+            }
+            for (i, c) in m.cluster_ids.iter().enumerate() {
+                let e = out.entry(m.records.source_name(i).to_string()).or_default();
+                e.1 += 1;
+                if sources_of[c.as_str()].len() > 1 {
+                    e.0 += 1;
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Runs matching for every configured entity.
 pub fn run(
     cfg: &Config,
