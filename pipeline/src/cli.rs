@@ -46,6 +46,34 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Print the trend of the quality scores over the committed runs.
     History(HistoryArgs),
+    /// Query the outputs of every run with SQL (tables: recon query --tables).
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// A read-only SQL query, e.g. "SELECT run_date, source, score FROM scorecard".
+    #[arg(required_unless_present = "tables")]
+    pub sql: Option<String>,
+
+    /// List the tables and their columns.
+    #[arg(long)]
+    pub tables: bool,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
+
+    /// Output directory (default: `[run].output` of the config).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// Result format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::query::QueryFormat,
+
+    /// Write the result to this file instead of stdout (required for parquet).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub mod normalize;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod query;
 pub mod rules;
 pub mod scorecard;
 pub mod sql;

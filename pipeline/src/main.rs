@@ -86,6 +86,29 @@ fn dispatch(cli: Cli, progress: &Progress) -> Result<i32, Error> {
             );
             Ok(exit_code::SUCCESS)
         }
+        Command::Query(args) => {
+            // --output alone is enough: no config needed to read outputs.
+            let (root, memory) = match &args.output {
+                Some(o) => (o.clone(), 2048),
+                None => {
+                    let cfg = Config::load(&args.config.config)?;
+                    (
+                        pipeline::resolve_output(&cfg, None),
+                        cfg.run.memory_limit_mb,
+                    )
+                }
+            };
+            if args.tables {
+                print!("{}", recon::query::list_tables(&root)?);
+                return Ok(exit_code::SUCCESS);
+            }
+            let sql = args.sql.as_deref().unwrap_or_default();
+            let rows = recon::query::run(&root, sql, args.format, args.out.as_ref(), memory)?;
+            if let Some(o) = &args.out {
+                eprintln!("recon: wrote {rows} rows to {}", o.display());
+            }
+            Ok(exit_code::SUCCESS)
+        }
         Command::CheckConfig(args) => {
             let cfg = Config::load(&args.config)?;
             let files = pipeline::check_config(&cfg)?;

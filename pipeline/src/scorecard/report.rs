@@ -228,15 +228,13 @@ fn read_pairs(path: &Path, limit: Option<usize>) -> Result<(Vec<PairView>, u64)>
                     .map(|r| r.value(i).to_string())
                     .unwrap_or_default(),
                 comps: (0..st.len())
-                    .map(|k| {
-                        Explained {
-                            comparison: name.value(k).to_string(),
-                            level: level.value(k),
-                            label: label.value(k).to_string(),
-                            weight: weight.value(k),
-                            value_l: opt(vl, k),
-                            value_r: opt(vr, k),
-                        }
+                    .map(|k| Explained {
+                        comparison: name.value(k).to_string(),
+                        level: level.value(k),
+                        label: label.value(k).to_string(),
+                        weight: weight.value(k),
+                        value_l: opt(vl, k),
+                        value_r: opt(vr, k),
                     })
                     .collect(),
             });
