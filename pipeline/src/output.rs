@@ -48,14 +48,56 @@ pub fn create_dir_all(p: &Path) -> Result<()> {
 }
 
 /// Creates (truncating) an output file with the output file mode.
-pub fn create_file(p: &Path) -> Result<File> {
-    OpenOptions::new()
+pub fn create_file(p: &Path) -> Result<OutFile> {
+    let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(FILE_MODE)
         .open(p)
-        .map_err(|e| Error::io("cannot create output file", p, e))
+        .map_err(|e| Error::io("cannot create output file", p, e))?;
+    Ok(OutFile { file })
+}
+
+/// An output file. Test hook: `RECON_TEST_DISK_FULL_AFTER_BYTES=<n>` makes writes
+/// fail with "No space left on device" once the process has written `n` bytes of
+/// outputs, so tests can prove a full disk leaves the previous run intact.
+pub struct OutFile {
+    file: File,
+}
+
+fn disk_budget() -> Option<&'static std::sync::atomic::AtomicI64> {
+    static BUDGET: std::sync::OnceLock<Option<std::sync::atomic::AtomicI64>> =
+        std::sync::OnceLock::new();
+    BUDGET
+        .get_or_init(|| {
+            std::env::var("RECON_TEST_DISK_FULL_AFTER_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(std::sync::atomic::AtomicI64::new)
+        })
+        .as_ref()
+}
+
+impl Write for OutFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(b) = disk_budget()
+            && b.fetch_sub(buf.len() as i64, std::sync::atomic::Ordering::SeqCst) < buf.len() as i64
+        {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl OutFile {
+    pub fn sync_all(&self) -> std::io::Result<()> {
+        self.file.sync_all()
+    }
 }
 
 /// Writer settings shared by every Parquet output: zstd, dictionaries, statistics.
@@ -396,7 +438,7 @@ fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
 
 /// A Parquet file being written, counting rows.
 pub struct ParquetSink {
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<OutFile>,
     path: PathBuf,
     rel: String,
     rows: u64,

@@ -199,7 +199,8 @@ pub fn run(
             QueryFormat::Table => {
                 let mut batches = Vec::new();
                 while let Some(b) = stream.next().await {
-                    let b = b.map_err(|e| Error::Usage(e.to_string()))?;
+                    let b =
+                        b.map_err(|e| Error::Usage(crate::rules::redact_values(&e.to_string())))?;
                     rows += b.num_rows() as u64;
                     batches.push(b);
                 }
@@ -211,7 +212,8 @@ pub fn run(
             QueryFormat::Csv | QueryFormat::Json => {
                 let mut batches = Vec::new();
                 while let Some(b) = stream.next().await {
-                    let b = b.map_err(|e| Error::Usage(e.to_string()))?;
+                    let b =
+                        b.map_err(|e| Error::Usage(crate::rules::redact_values(&e.to_string())))?;
                     rows += b.num_rows() as u64;
                     batches.push(b);
                 }
@@ -242,7 +244,8 @@ pub fn run(
                 let mut sink =
                     crate::output::ParquetSink::create(p, &p.display().to_string(), schema)?;
                 while let Some(b) = stream.next().await {
-                    let b = b.map_err(|e| Error::Usage(e.to_string()))?;
+                    let b =
+                        b.map_err(|e| Error::Usage(crate::rules::redact_values(&e.to_string())))?;
                     sink.write(&b)?;
                 }
                 rows = sink.finish()?;

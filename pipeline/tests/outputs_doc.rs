@@ -47,7 +47,9 @@ fn documented() -> BTreeMap<String, BTreeMap<String, String>> {
         if cells.len() >= 4
             && let Some(col) = cells[1].strip_prefix('`').and_then(|c| c.strip_suffix('`'))
         {
-            out.entry(table.clone()).or_default().insert(col.to_string(), cells[2].to_string());
+            out.entry(table.clone())
+                .or_default()
+                .insert(col.to_string(), cells[2].to_string());
         }
     }
     out
@@ -55,7 +57,8 @@ fn documented() -> BTreeMap<String, BTreeMap<String, String>> {
 
 fn actual(path: &Path) -> BTreeMap<String, String> {
     let f = std::fs::File::open(path).unwrap();
-    let b = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+    let b = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap();
     b.schema()
         .fields()
         .iter()
@@ -81,7 +84,10 @@ fn every_output_column_is_documented_with_its_type() {
     for f in &files {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         let cols = actual(f);
-        if let Some(entity) = name.strip_prefix("golden_").and_then(|n| n.strip_suffix(".parquet")) {
+        if let Some(entity) = name
+            .strip_prefix("golden_")
+            .and_then(|n| n.strip_suffix(".parquet"))
+        {
             seen_tables.insert("golden_<entity>.parquet".to_string());
             let doc = &docs["golden_<entity>.parquet"];
             for (c, ty) in &cols {
@@ -96,12 +102,16 @@ fn every_output_column_is_documented_with_its_type() {
                 };
                 match doc.get(&key) {
                     Some(t) if t == ty => {}
-                    other => problems.push(format!("golden_{entity}.{c}: type {ty}, documented {other:?}")),
+                    other => problems.push(format!(
+                        "golden_{entity}.{c}: type {ty}, documented {other:?}"
+                    )),
                 }
             }
             for c in doc.keys().filter(|c| !c.starts_with('<')) {
                 if !cols.contains_key(c) {
-                    problems.push(format!("golden_{entity}: documented column {c} is not written"));
+                    problems.push(format!(
+                        "golden_{entity}: documented column {c} is not written"
+                    ));
                 }
             }
             continue;
@@ -117,12 +127,20 @@ fn every_output_column_is_documented_with_its_type() {
     }
     // Staged sources: the system columns exactly, canonical columns by pattern.
     let doc = &docs["staged/<source>.parquet"];
-    for s in ["crm_accounts", "billing_customers", "invoice_lines", "inventory_items"] {
+    for s in [
+        "crm_accounts",
+        "billing_customers",
+        "invoice_lines",
+        "inventory_items",
+    ] {
         let cols = actual(&dir.join(format!("staged/{s}.parquet")));
         for (c, ty) in &cols {
             if c.starts_with('_') {
                 if doc.get(c) != Some(ty) {
-                    problems.push(format!("staged/{s}.{c}: type {ty}, documented {:?}", doc.get(c)));
+                    problems.push(format!(
+                        "staged/{s}.{c}: type {ty}, documented {:?}",
+                        doc.get(c)
+                    ));
                 }
             } else if !doc.contains_key("<column>") {
                 problems.push("staged: <column> pattern missing".into());
@@ -132,8 +150,14 @@ fn every_output_column_is_documented_with_its_type() {
     // Every documented table is written.
     for t in docs.keys() {
         if !t.starts_with("staged/") && !seen_tables.contains(t) {
-            problems.push(format!("docs/outputs.md documents {t}, which the run does not write"));
+            problems.push(format!(
+                "docs/outputs.md documents {t}, which the run does not write"
+            ));
         }
     }
-    assert!(problems.is_empty(), "docs/outputs.md is out of date:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "docs/outputs.md is out of date:\n{}",
+        problems.join("\n")
+    );
 }

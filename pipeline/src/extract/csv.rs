@@ -366,6 +366,15 @@ impl<R: Read> Scanner<R> {
                 Scan::Record {
                     end, next, lines, ..
                 } => {
+                    if end - self.pos > self.opts.max_record_bytes {
+                        return Err(Error::Input {
+                            path: self.path.clone(),
+                            message: format!(
+                                "the header on line {} is longer than max_record_bytes ({} bytes)",
+                                self.line, self.opts.max_record_bytes
+                            ),
+                        });
+                    }
                     let rec = &self.buf[self.pos..end];
                     let mut spans = Vec::new();
                     split_fields(rec, self.opts.delimiter, self.opts.quote, &mut spans);

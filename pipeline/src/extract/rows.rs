@@ -247,11 +247,16 @@ impl BatchBuilder {
     }
 }
 
+/// Trims whitespace and stray byte-order marks (U+FEFF) from both ends.
+fn trim_value(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+}
+
 fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
     match c {
-        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+        Cow::Borrowed(s) => Cow::Borrowed(trim_value(s)),
         Cow::Owned(s) => {
-            let t = s.trim();
+            let t = trim_value(&s);
             if t.len() == s.len() {
                 Cow::Owned(s)
             } else {

@@ -928,7 +928,8 @@ async fn execute(
     let mut batches = Vec::new();
     let mut n = 0usize;
     while let Some(b) = stream.next().await {
-        let b = b.map_err(|e| at(e.to_string()))?;
+        // Execution errors can quote the data (a value that would not cast): redact.
+        let b = b.map_err(|e| at(redact_values(&e.to_string())))?;
         n += b.num_rows();
         if n > cap {
             return Err(format!(
@@ -962,6 +963,25 @@ async fn execute(
     )
     .map_err(|e| e.to_string())?;
     take_record_batch(&all, &idx).map_err(|e| e.to_string())
+}
+
+/// Replaces every single-quoted literal in a message with '…', so errors raised while
+/// executing a query (which may quote field values) never carry personal data.
+pub fn redact_values(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut in_quote = false;
+    for c in msg.chars() {
+        if c == '\'' {
+            if in_quote {
+                out.push('…');
+            }
+            in_quote = !in_quote;
+            out.push(c);
+        } else if !in_quote {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn normalise_batch(b: &RecordBatch) -> datafusion::error::Result<RecordBatch> {
@@ -1015,6 +1035,15 @@ mod tests {
             status_for(Error, 1, 0.995, Some(0.99), Some(0.95)),
             Status::Pass
         );
+    }
+
+    #[test]
+    fn execution_errors_are_redacted() {
+        assert_eq!(
+            redact_values("Cast error: Cannot cast string 'Jane Doe' to value of Int64 type"),
+            "Cast error: Cannot cast string '…' to value of Int64 type"
+        );
+        assert_eq!(redact_values("no quotes"), "no quotes");
     }
 
     #[test]
