@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""End-to-end scale benchmark of recon, with DuckDB as the peer for the rule checks.
+
+For each size it generates data with the repository's generator (cached under
+benches/data/gen<N>), runs the release `recon run` under /usr/bin/time, and records wall
+time per stage and in total, peak resident memory, rows/s, candidate pairs and pairs/s,
+and output sizes. In the same invocation it runs the equivalent data-quality checks in
+DuckDB over the same staged Parquet files and reports the ratio. With --incremental it
+also changes 1% of the CRM records and times `recon run --incremental` against a full
+run of the changed data.
+
+Usage: benches/scale/run.sh [--sizes 100000 1000000 10000000] [--seed 1]
+"""
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+RECON = ROOT / "target" / "release" / "recon"
+GENERATE = ROOT / "target" / "release" / "generate"
+DATA = ROOT / "benches" / "data"
+RESULTS = ROOT / "benches" / "results"
+AS_OF = "2026-11-20"
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def timed(cmd, env=None):
+    """Runs cmd under GNU time; returns (wall s, peak RSS MiB, completed process)."""
+    p = subprocess.run(["/usr/bin/time", "-v"] + [str(c) for c in cmd], text=True,
+                       capture_output=True, env=env)
+    wall = rss = None
+    for line in p.stderr.splitlines():
+        line = line.strip()
+        if line.startswith("Elapsed (wall clock) time"):
+            t = line.split(": ", 1)[1].split(":")
+            wall = sum(float(x) * 60 ** i for i, x in enumerate(reversed(t)))
+        elif line.startswith("Maximum resident set size"):
+            rss = int(line.split(": ")[1]) / 1024
+    if p.returncode not in (0, 3):
+        sys.stderr.write(p.stderr[-4000:])
+        raise SystemExit(f"command failed ({p.returncode}): {' '.join(map(str, cmd))}")
+    return wall, rss, p
+
+
+def generate(n, seed):
+    d = DATA / f"gen{n}"
+    marker = d / ".generated"
+    want = f"customers={n} seed={seed}"
+    if marker.exists() and marker.read_text() == want:
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    t = time.time()
+    sh([GENERATE, "--customers", str(n), "--seed", str(seed), "--out", d, "--as-of", AS_OF])
+    marker.write_text(want)
+    print(f"  generated {n} customers in {time.time() - t:.1f} s", flush=True)
+    return d
+
+
+def dir_size(p):
+    return sum(f.stat().st_size for f in pathlib.Path(p).rglob("*") if f.is_file())
+
+
+DUCKDB_RULES = {
+    # The built-in pack's checks, written for DuckDB over the same staged Parquet.
+    "email_valid": "SELECT count(*) FROM read_parquet('{s}/crm_accounts.parquet') WHERE email IS NOT NULL AND NOT regexp_matches(trim(email), '^[^@\\s.][^@\\s]*[^@\\s.]?@([A-Za-z0-9-]+\\.)+[A-Za-z]{{2,}}$')",
+    "phone_present": "SELECT count(*) FROM read_parquet('{s}/crm_accounts.parquet') WHERE phone IS NULL",
+    "country_valid": "SELECT count(*) FROM read_parquet('{s}/billing_customers.parquet') WHERE country IS NOT NULL AND length(trim(country)) <> 2",
+    "duplicate_key": "SELECT count(*) FROM (SELECT _record_key FROM read_parquet('{s}/invoice_lines.parquet') GROUP BY 1 HAVING count(*) > 1)",
+    "duplicate_email": "SELECT count(*) FROM (SELECT lower(trim(email)) FROM read_parquet('{s}/crm_accounts.parquet') WHERE email IS NOT NULL GROUP BY 1 HAVING count(*) > 1)",
+    "stale_record": "SELECT count(*) FROM read_parquet('{s}/crm_accounts.parquet') WHERE CAST(last_modified AS DATE) < DATE '2026-11-20' - INTERVAL 365 DAY",
+    "reference_exists_customer": "SELECT count(*) FROM read_parquet('{s}/invoice_lines.parquet') l ANTI JOIN read_parquet('{s}/billing_customers.parquet') b ON l.customer_id = b.customer_id",
+    "reference_exists_sku": "SELECT count(*) FROM read_parquet('{s}/invoice_lines.parquet') l ANTI JOIN read_parquet('{s}/inventory_items.parquet') i ON upper(regexp_replace(l.sku, '[-_. ]', '', 'g')) = upper(regexp_replace(i.sku, '[-_. ]', '', 'g'))",
+    "reference_email_consistent": "SELECT count(*) FROM read_parquet('{s}/billing_customers.parquet') b JOIN read_parquet('{s}/crm_accounts.parquet') c ON b.crm_account_id = c.account_id WHERE lower(trim(b.email)) <> lower(trim(c.email))",
+}
+
+
+def duckdb_rules(staged):
+    import duckdb
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    t0 = time.time()
+    per = {}
+    for name, sql in DUCKDB_RULES.items():
+        t = time.time()
+        con.execute(sql.format(s=staged)).fetchall()
+        per[name] = round(time.time() - t, 3)
+    return round(time.time() - t0, 3), per
+
+
+def one_size(n, seed, incremental):
+    print(f"\n== {n} customers", flush=True)
+    d = generate(n, seed)
+    out = d / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    wall, rss, _ = timed([RECON, "-q", "run", "--config", d / "recon.toml", "--output", out, "--as-of", AS_OF])
+    run = out / f"run_date={AS_OF}"
+    m = json.loads((run / "manifest.json").read_text())
+    stages = {s["stage"]: s["duration_ms"] / 1000 for s in m["stages"]}
+    rows = m["accounting"]["rows_read"]
+    pairs = sum(e["candidate_pairs"] for e in m["matching"])
+    match_s = stages.get("match", 0)
+    input_bytes = sum(i["bytes"] for i in m["inputs"])
+    res = {
+        "customers": n,
+        "rows_read": rows,
+        "input_mb": round(input_bytes / 2**20, 1),
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(rss),
+        "stages_s": stages,
+        "rows_per_s": round(rows / wall),
+        "candidate_pairs": pairs,
+        "pairs_per_s": round(pairs / match_s) if match_s else None,
+        "output_mb": round(dir_size(run) / 2**20, 1),
+        "report_kb": round((run / "report.html").stat().st_size / 1024, 1),
+        "matching": {e["entity"]: e["timings_ms"] for e in m["matching"]},
+    }
+    print(f"  recon: {wall:.1f} s wall, {rss:.0f} MiB peak, stages {stages}", flush=True)
+    try:
+        total, per = duckdb_rules(run / "staged")
+        res["duckdb_rules_s"] = total
+        res["duckdb_rules"] = per
+        res["rules_ratio_duckdb_over_recon"] = round(total / stages["rules"], 2) if stages.get("rules") else None
+        print(f"  duckdb rule checks: {total:.1f} s ({len(per)} checks) vs recon rules stage {stages.get('rules')} s", flush=True)
+    except ImportError:
+        print("  duckdb not installed: skipping the peer", flush=True)
+    if incremental:
+        res["incremental"] = incremental_run(d, out)
+    return res
+
+
+def incremental_run(d, out):
+    """Changes 1% of CRM rows (emails), then times a full and an incremental run."""
+    src = d / "crm_accounts.csv"
+    changed = d / "crm_changed"
+    shutil.rmtree(changed, ignore_errors=True)
+    changed.mkdir()
+    for f in d.iterdir():
+        if f.is_file() and f.name != "crm_accounts.csv":
+            os.link(f, changed / f.name)
+    shutil.copytree(d / "rules", changed / "rules")
+    n = 0
+    with open(src, "rb") as fi, open(changed / "crm_accounts.csv", "wb") as fo:
+        for i, line in enumerate(fi):
+            if i > 0 and i % 100 == 0 and b"@" in line:
+                line = line.replace(b"@", b".changed@", 1)
+                n += 1
+            fo.write(line)
+    out2 = changed / "out"
+    shutil.copytree(out, out2)
+    day2 = "2026-11-21"
+    full_wall, full_rss, _ = timed([RECON, "-q", "run", "--config", changed / "recon.toml", "--output", out2, "--as-of", day2])
+    shutil.rmtree(out2 / f"run_date={day2}")
+    inc_wall, inc_rss, _ = timed([RECON, "-q", "run", "--incremental", "--config", changed / "recon.toml", "--output", out2, "--as-of", day2])
+    print(f"  incremental (1% = {n} CRM records changed): {inc_wall:.1f} s vs full {full_wall:.1f} s", flush=True)
+    return {"changed_records": n, "full_s": round(full_wall, 2), "incremental_s": round(inc_wall, 2),
+            "ratio": round(inc_wall / full_wall, 3), "incremental_peak_rss_mb": round(inc_rss)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--incremental", action="store_true", help="also measure an incremental run (1% changed)")
+    args = ap.parse_args()
+    meminfo = pathlib.Path("/proc/meminfo").read_text().splitlines()[0]
+    machine = {
+        "cpus": os.cpu_count(),
+        "memory": meminfo.split(":")[1].strip(),
+        "platform": platform.platform(),
+        "date": datetime.date.today().isoformat(),
+        "recon": subprocess.run([RECON, "--version"], capture_output=True, text=True).stdout.strip(),
+    }
+    print(f"machine: {machine}")
+    results = [one_size(n, args.seed, args.incremental) for n in args.sizes]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"scale-{machine['date']}.json"
+    path.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+    print("\n| customers | rows read | input MB | wall s | peak MiB | extract | rules | match | golden | score | rows/s | pairs | pairs/s | output MB | DuckDB checks s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        s = r["stages_s"]
+        print(f"| {r['customers']:,} | {r['rows_read']:,} | {r['input_mb']} | {r['wall_s']} | {r['peak_rss_mb']} | "
+              f"{s.get('extract')} | {s.get('rules')} | {s.get('match')} | {s.get('golden')} | {s.get('score')} | "
+              f"{r['rows_per_s']:,} | {r['candidate_pairs']:,} | {r['pairs_per_s'] or '-':,} | {r['output_mb']} | {r.get('duckdb_rules_s', '-')} |")
+    print(f"\nwritten {path}")
+
+
+if __name__ == "__main__":
+    main()
