@@ -411,8 +411,16 @@ const ISO_ALPHA3: &str = "AND ARE AFG ATG AIA ALB ARM AGO ATA ARG ASM AUT AUS AB
 /// Whether `s` is an ISO 3166-1 alpha-2 country code (case-insensitive). "UK" is not
 /// (the code is GB); alpha-3 codes are not either — use [`country`] to map them.
 pub fn is_iso_country(s: &str) -> bool {
-    let t = s.trim();
-    t.len() == 2 && ISO_ALPHA2.split(' ').any(|c| c.eq_ignore_ascii_case(t))
+    static CODES: std::sync::OnceLock<std::collections::HashSet<[u8; 2]>> =
+        std::sync::OnceLock::new();
+    let codes = CODES.get_or_init(|| {
+        ISO_ALPHA2
+            .split(' ')
+            .map(|c| [c.as_bytes()[0], c.as_bytes()[1]])
+            .collect()
+    });
+    let t = s.trim().as_bytes();
+    t.len() == 2 && codes.contains(&[t[0].to_ascii_uppercase(), t[1].to_ascii_uppercase()])
 }
 
 /// The ISO alpha-2 code for an alpha-2 or alpha-3 code, "UK", or a few common names.

@@ -351,9 +351,10 @@ fn a_new_duplicate_merges_two_entities_and_the_older_id_survives() {
     let n = Nightly::new();
     n.run("2026-11-17");
     let oscorp_crm = crm("OsCoF");
-    // Day 2: billing gets an "Oscorp" customer with nothing in common but the name.
+    // Day 2: billing gets an "Oscorp" customer in the same postcode with the same email
+    // domain, but another mailbox, phone and street: not enough to call it the same.
     n.edit("billing_customers.csv", |t| {
-        t + "cus_Oscorp000040,Oscorp,labs@oscorp-labs.example.net,+16465550177,99 Lab Road,Jersey City,07302,US,2026-11-01 10:00:00,2026-11-18 09:00:00,\n"
+        t + "cus_Oscorp000040,Oscorp,labs@oscorp.example.com,+16465550177,99 Lab Road,New York,10019,US,2026-11-01 10:00:00,2026-11-18 09:00:00,\n"
     });
     n.run("2026-11-18");
     let d2 = n.ids("2026-11-18");
@@ -363,7 +364,7 @@ fn a_new_duplicate_merges_two_entities_and_the_older_id_survives() {
     // Day 3: a new CRM duplicate arrives with the CRM record's address and the billing
     // record's email and phone: the two entities are one.
     n.append_crm(&format!(
-        "{},Oscorp,Customer - Direct,1 Oscorp Tower,New York,NY,10019,US,+1 646-555-0177,labs@oscorp-labs.example.net,,Fox Mulder,11/18/2026,11/19/2026 09:00 AM",
+        "{},Oscorp,Customer - Direct,1 Oscorp Tower,New York,NY,10019,US,+1 646-555-0177,labs@oscorp.example.com,,Fox Mulder,11/18/2026,11/19/2026 09:00 AM",
         crm("OsCoX")
     ));
     n.run("2026-11-19");

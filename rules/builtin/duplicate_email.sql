@@ -5,10 +5,15 @@
 -- source: *
 -- entity: customer
 -- requires: email
-SELECT '{{source}}' AS source, _record_key AS record_key,
-       'shares its email address with ' || CAST(n - 1 AS VARCHAR) || ' other record(s) of {{source}}' AS detail
-FROM (SELECT _record_key,
-             COUNT(*) OVER (PARTITION BY normalize_email(email)) AS n
-      FROM {{source}}
-      WHERE email IS NOT NULL) e
-WHERE n > 1
+WITH e AS (
+    SELECT _record_key, normalize_email(email) AS k
+    FROM {{source}}
+    WHERE email IS NOT NULL
+),
+dup AS (
+    SELECT k, COUNT(*) AS n FROM e GROUP BY k HAVING COUNT(*) > 1
+)
+SELECT '{{source}}' AS source, e._record_key AS record_key,
+       'shares its email address with ' || CAST(d.n - 1 AS VARCHAR) || ' other record(s) of {{source}}' AS detail
+FROM e
+JOIN dup d ON e.k = d.k

@@ -3,7 +3,13 @@
 -- dimension: uniqueness
 -- severity: error
 -- source: *
-SELECT '{{source}}' AS source, _record_key AS record_key,
-       'key appears ' || CAST(n AS VARCHAR) || ' times in {{source}}' AS detail
-FROM (SELECT _record_key, COUNT(*) OVER (PARTITION BY _record_key) AS n FROM {{source}}) k
-WHERE n > 1
+WITH dup AS (
+    SELECT _record_key AS k, COUNT(*) AS n
+    FROM {{source}}
+    GROUP BY _record_key
+    HAVING COUNT(*) > 1
+)
+SELECT '{{source}}' AS source, s._record_key AS record_key,
+       'key appears ' || CAST(d.n AS VARCHAR) || ' times in {{source}}' AS detail
+FROM {{source}} s
+JOIN dup d ON s._record_key = d.k

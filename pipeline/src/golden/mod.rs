@@ -20,6 +20,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use self::decisions::{Decision, Decisions, Kind};
@@ -139,20 +140,36 @@ fn load_extra(run_dir: &Path, cfg: &Config, m: &EntityMatch, fields: &[String]) 
     for s in &m.records.sources {
         let src = cfg.source(s).expect("member");
         let path = run_dir.join(crate::extract::staged_rel(s));
-        let (_, batches) = crate::output::read_parquet(&path)?;
-        for b in &batches {
-            match src.updated_at.as_ref().and_then(|u| b.column_by_name(u)) {
-                None => updated.extend(std::iter::repeat_n(None, b.num_rows())),
-                Some(a) => {
-                    let t = cast(a, &DataType::Timestamp(TimeUnit::Microsecond, None))
-                        .map_err(|e| Error::arrow("updated_at column", e))?;
-                    let t =
-                        t.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
-                    updated.extend(
-                        (0..t.len()).map(|i| if t.is_null(i) { None } else { Some(t.value(i)) }),
-                    );
-                }
-            }
+        let f = std::fs::File::open(&path).map_err(|e| Error::io("cannot open", &path, e))?;
+        let builder =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                .map_err(|e| Error::parquet(format!("cannot read {}", path.display()), e))?;
+        let rows = builder.metadata().file_metadata().num_rows() as usize;
+        let col = src
+            .updated_at
+            .as_ref()
+            .and_then(|u| builder.schema().index_of(u).ok());
+        let Some(ci) = col else {
+            updated.extend(std::iter::repeat_n(None, rows));
+            continue;
+        };
+        let mask =
+            datafusion::parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [ci]);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| Error::parquet(format!("cannot read {}", path.display()), e))?;
+        for b in reader {
+            let b = b.map_err(|e| Error::arrow(format!("cannot read {}", path.display()), e))?;
+            let t = cast(
+                b.column(0),
+                &DataType::Timestamp(TimeUnit::Microsecond, None),
+            )
+            .map_err(|e| Error::arrow("updated_at column", e))?;
+            let t = t.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+            updated
+                .extend((0..t.len()).map(|i| if t.is_null(i) { None } else { Some(t.value(i)) }));
         }
     }
     Ok(Extra { updated, cols })
@@ -173,16 +190,22 @@ fn is_valid(v: Validate, value: &str, country: Option<&str>) -> bool {
     }
 }
 
-/// Whether two raw values count as the same for an attribute.
-fn same_value(a: &Attribute, x: &str, y: &str, cx: Option<&str>, cy: Option<&str>) -> bool {
-    let sx = standardize(a.standardize, x, cx, &[]);
-    let sy = standardize(a.standardize, y, cy, &[]);
-    match (sx, sy) {
-        (Some(p), Some(q)) => {
-            p == q || (a.same_if < 1.0 && normalize::jaro_winkler(&p, &q) >= a.same_if)
+/// An attribute's standardised value and validity for every record of an entity.
+struct AttrData {
+    std: Vec<Option<String>>,
+    valid: Vec<bool>,
+}
+
+impl AttrData {
+    /// Whether records `i` and `j` hold the same value of the attribute.
+    fn same(&self, a: &Attribute, i: usize, j: usize) -> bool {
+        match (&self.std[i], &self.std[j]) {
+            (Some(p), Some(q)) => {
+                p == q || (a.same_if < 1.0 && normalize::jaro_winkler(p, q) >= a.same_if)
+            }
+            (None, None) => true,
+            _ => false,
         }
-        (None, None) => true,
-        _ => false,
     }
 }
 
@@ -389,6 +412,23 @@ pub fn run(
             .iter()
             .map(|a| extra.cols.field(a.column()).expect("loaded"))
             .collect();
+        // Standardised values and validity per attribute, computed once (in parallel).
+        let attr_data: Vec<AttrData> = attrs
+            .par_iter()
+            .zip(attr_col.par_iter())
+            .map(|(a, col)| {
+                let (std, valid) = (0..n)
+                    .map(|i| match col.get(i) {
+                        None => (None, false),
+                        Some(v) => (
+                            standardize(a.standardize, v, cty(i), &[]),
+                            is_valid(a.validate, v, cty(i)),
+                        ),
+                    })
+                    .unzip();
+                AttrData { std, valid }
+            })
+            .collect();
         // Clusters, in order of their smallest (source, key).
         let mut by_cluster: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for i in 0..n {
@@ -496,24 +536,16 @@ pub fn run(
                     .copied()
                     .filter(|&i| col.get(i).is_some())
                     .collect();
+                let ad = &attr_data[ai];
                 if a.validate != Validate::None {
-                    cands.retain(|&i| is_valid(a.validate, col.get(i).unwrap_or(""), cty(i)));
+                    cands.retain(|&i| ad.valid[i]);
                 }
                 let mut order: Vec<Rule> = vec![a.rule];
                 order.extend(a.tie_breakers.iter().copied());
                 let freqs: HashMap<usize, usize> = if order.contains(&Rule::MostFrequent) {
                     cands
                         .iter()
-                        .map(|&i| {
-                            let v = col.get(i).unwrap_or("");
-                            let f = cands
-                                .iter()
-                                .filter(|&&j| {
-                                    same_value(a, v, col.get(j).unwrap_or(""), cty(i), cty(j))
-                                })
-                                .count();
-                            (i, f)
-                        })
+                        .map(|&i| (i, cands.iter().filter(|&&j| ad.same(a, i, j)).count()))
                         .collect()
                 } else {
                     HashMap::new()
@@ -637,7 +669,7 @@ pub fn run(
                 let with: Vec<usize> = members
                     .iter()
                     .copied()
-                    .filter(|&i| col.get(i).is_some_and(|v| is_valid(a.validate, v, cty(i))))
+                    .filter(|&i| col.get(i).is_some() && attr_data[ai].valid[i])
                     .collect();
                 for &x in &with {
                     let Some(tx) = extra.updated[x] else { continue };
@@ -646,15 +678,7 @@ pub fn run(
                         .iter()
                         .copied()
                         .filter(|&y| m.records.source[y] != m.records.source[x])
-                        .filter(|&y| {
-                            !same_value(
-                                a,
-                                col.get(x).unwrap_or(""),
-                                col.get(y).unwrap_or(""),
-                                cty(x),
-                                cty(y),
-                            )
-                        })
+                        .filter(|&y| !attr_data[ai].same(a, x, y))
                         .filter_map(|y| extra.updated[y].map(|t| (t, y)))
                         .max_by(|p, q| p.0.cmp(&q.0).then(q.1.cmp(&p.1)));
                     let Some((ty, y)) = newer else { continue };

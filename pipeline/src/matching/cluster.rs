@@ -8,9 +8,10 @@
 //! * a cannot-link decision separates a record of one cluster from one of the other;
 //! * the merged cluster would exceed `max_cluster_size`;
 //! * **chaining guard**: of the pairs between the two clusters that were compared,
-//!   fewer than half are matches. One strong link between two groups whose other members
-//!   were compared and found different (A≈B, B≈C but A≠C) does not merge them.
-//!   Pairs that blocking never compared are not counted either way.
+//!   more are clear non-matches (below the review threshold) than matches. One strong
+//!   link between two groups whose other members were compared and found different
+//!   (A≈B, B≈C but A≠C) does not merge them. Pairs that blocking never compared, and
+//!   pairs between the review and match thresholds, count neither way.
 //!
 //! Records listed as "keep out" are never joined to anything.
 
@@ -25,6 +26,9 @@ pub struct Scored {
     pub b: u32,
     pub weight: f64,
     pub is_match: bool,
+    /// Clearly different: below the review threshold. Pairs between the thresholds
+    /// count neither for nor against a merge.
+    pub is_nonmatch: bool,
 }
 
 /// Steward decisions, as record indices.
@@ -64,16 +68,19 @@ pub struct Clustering {
     pub refused: Vec<(u32, u32, Refusal)>,
 }
 
+/// Union–find with member lists kept only for clusters of two or more records.
 struct Dsu {
     parent: Vec<u32>,
-    members: Vec<Vec<u32>>,
+    size: Vec<u32>,
+    members: HashMap<u32, Vec<u32>>,
 }
 
 impl Dsu {
     fn new(n: usize) -> Dsu {
         Dsu {
             parent: (0..n as u32).collect(),
-            members: (0..n as u32).map(|i| vec![i]).collect(),
+            size: vec![1; n],
+            members: HashMap::new(),
         }
     }
     fn find(&mut self, mut x: u32) -> u32 {
@@ -84,19 +91,32 @@ impl Dsu {
         }
         x
     }
+    fn len(&self, root: u32) -> usize {
+        self.size[root as usize] as usize
+    }
+    fn members(&self, root: u32) -> Vec<u32> {
+        match self.members.get(&root) {
+            Some(m) => m.clone(),
+            None => vec![root],
+        }
+    }
     fn union(&mut self, a: u32, b: u32) -> u32 {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
             return ra;
         }
-        let (big, small) = if self.members[ra as usize].len() >= self.members[rb as usize].len() {
+        let (big, small) = if self.size[ra as usize] >= self.size[rb as usize] {
             (ra, rb)
         } else {
             (rb, ra)
         };
         self.parent[small as usize] = big;
-        let moved = std::mem::take(&mut self.members[small as usize]);
-        self.members[big as usize].extend(moved);
+        self.size[big as usize] += self.size[small as usize];
+        let moved = self.members.remove(&small).unwrap_or_else(|| vec![small]);
+        self.members
+            .entry(big)
+            .or_insert_with(|| vec![big])
+            .extend(moved);
         big
     }
 }
@@ -121,12 +141,34 @@ pub fn cluster(
         cannot.entry(a).or_default().push(b);
         cannot.entry(b).or_default().push(a);
     }
-    // Compared pairs by record, for the chaining guard.
-    let mut adj: HashMap<u32, Vec<(u32, bool)>> = HashMap::new();
+    // Compared pairs by record (CSR), for the chaining guard.
+    let mut offsets = vec![0u32; n + 1];
     for s in scored {
-        adj.entry(s.a).or_default().push((s.b, s.is_match));
-        adj.entry(s.b).or_default().push((s.a, s.is_match));
+        offsets[s.a as usize + 1] += 1;
+        offsets[s.b as usize + 1] += 1;
     }
+    for i in 0..n {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    // 1 = match, -1 = clear non-match, 0 = in between.
+    let vote = |s: &Scored| -> i8 {
+        if s.is_match {
+            1
+        } else if s.is_nonmatch {
+            -1
+        } else {
+            0
+        }
+    };
+    let mut adj = vec![(0u32, 0i8); scored.len() * 2];
+    for s in scored {
+        adj[fill[s.a as usize] as usize] = (s.b, vote(s));
+        fill[s.a as usize] += 1;
+        adj[fill[s.b as usize] as usize] = (s.a, vote(s));
+        fill[s.b as usize] += 1;
+    }
+    drop(fill);
     for &(a, b) in &constraints.must_link {
         if kept_out[a as usize] || kept_out[b as usize] {
             continue;
@@ -152,18 +194,18 @@ pub fn cluster(
         if ra == rb {
             continue;
         }
-        let (sa, sb) = (
-            dsu.members[ra as usize].len(),
-            dsu.members[rb as usize].len(),
-        );
+        let (sa, sb) = (dsu.len(ra), dsu.len(rb));
         let (small, other) = if sa <= sb { (ra, rb) } else { (rb, ra) };
+        let small_members = dsu.members(small);
         // Cannot-link across the two clusters?
         let mut blocked = false;
-        for &m in &dsu.members[small as usize].clone() {
-            if let Some(list) = cannot.get(&m) {
-                for &x in list {
-                    if dsu.find(x) == other {
-                        blocked = true;
+        if !cannot.is_empty() {
+            for &m in &small_members {
+                if let Some(list) = cannot.get(&m) {
+                    for &x in list {
+                        if dsu.find(x) == other {
+                            blocked = true;
+                        }
                     }
                 }
             }
@@ -180,15 +222,17 @@ pub fn cluster(
         }
         if sa + sb > 2 {
             let (mut support, mut against) = (0u32, 0u32);
-            for &m in &dsu.members[small as usize].clone() {
-                if let Some(list) = adj.get(&m) {
-                    for &(x, is_match) in list {
-                        if dsu.find(x) == other {
-                            if is_match {
-                                support += 1;
-                            } else {
-                                against += 1;
-                            }
+            for &m in &small_members {
+                let (lo, hi) = (
+                    offsets[m as usize] as usize,
+                    offsets[m as usize + 1] as usize,
+                );
+                for &(x, v) in &adj[lo..hi] {
+                    if v != 0 && dsu.find(x) == other {
+                        if v > 0 {
+                            support += 1;
+                        } else {
+                            against += 1;
                         }
                     }
                 }
@@ -202,11 +246,15 @@ pub fn cluster(
         dsu.union(e.a, e.b);
         stats.merges += 1;
     }
-    let mut rep = vec![0u32; n];
+    // Representative: the smallest member of each cluster.
+    let mut min_of = vec![u32::MAX; n];
+    let mut roots = vec![0u32; n];
     for i in 0..n as u32 {
         let r = dsu.find(i);
-        rep[i as usize] = *dsu.members[r as usize].iter().min().expect("non-empty");
+        roots[i as usize] = r;
+        min_of[r as usize] = min_of[r as usize].min(i);
     }
+    let rep = roots.iter().map(|&r| min_of[r as usize]).collect();
     Clustering {
         rep,
         stats,
@@ -224,6 +272,7 @@ mod tests {
             b,
             weight,
             is_match,
+            is_nonmatch: !is_match,
         }
     }
 

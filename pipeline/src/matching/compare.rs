@@ -24,6 +24,8 @@ pub struct Comparison {
     pub spec: ComparisonSpec,
     pub method: Method,
     pub thresholds: Vec<f64>,
+    /// Largest distance threshold (edit-distance methods): beyond it only "else" matters.
+    max_distance: usize,
     /// Number of non-null levels (exact … else).
     pub levels: usize,
     pub labels: Vec<String>,
@@ -37,6 +39,8 @@ pub struct Comparison {
     aux2: Vec<u64>,
     /// Relative frequency of each record's value among non-null values (tf_adjust).
     tf: Vec<f32>,
+    /// Standardised values of the `swap_with` field.
+    swap: Option<StrColumn>,
 }
 
 /// Standardises one raw value.
@@ -101,25 +105,54 @@ impl Comparison {
             .filter_map(|f| records.field(f))
             .collect();
         let country = records.field(country_field);
-        let mut values = StrColumn::with_capacity(n);
-        let mut parts: Vec<String> = Vec::new();
-        for i in 0..n {
-            parts.clear();
-            let c = country.and_then(|c| c.get(i));
-            for f in &fields {
-                if let Some(raw) = f.get(i)
-                    && let Some(v) = standardize(kind, raw, c, &spec.date_formats)
-                {
-                    parts.push(v);
+        let standardized = |fields: &[&StrColumn]| {
+            let mut values = StrColumn::with_capacity(n);
+            let mut parts: Vec<String> = Vec::new();
+            for i in 0..n {
+                parts.clear();
+                let c = country.and_then(|c| c.get(i));
+                for f in fields {
+                    if let Some(raw) = f.get(i)
+                        && let Some(v) = standardize(kind, raw, c, &spec.date_formats)
+                    {
+                        parts.push(v);
+                    }
+                }
+                if parts.is_empty() {
+                    values.push(None);
+                } else {
+                    values.push(Some(&parts.join(" ")));
                 }
             }
-            if parts.is_empty() {
-                values.push(None);
-            } else {
-                values.push(Some(&parts.join(" ")));
-            }
+            values
+        };
+        let mut c = Self::from_values(spec, standardized(&fields));
+        if let Some(other) = spec.swap_with.as_deref().and_then(|f| records.field(f)) {
+            c.swap = Some(standardized(&[other]));
         }
-        Self::from_values(spec, values)
+        c
+    }
+
+    /// Whether this field of one record resembles the `swap_with` field of the other.
+    fn swapped(&self, a: usize, b: usize) -> bool {
+        let Some(sw) = &self.swap else { return false };
+        let t = self.thresholds.first().copied();
+        let similar = |x: Option<&str>, y: Option<&str>| match (x, y) {
+            (Some(x), Some(y)) => match self.method {
+                Method::JaroWinkler => kernels::jaro_winkler(x, y) >= t.unwrap_or(1.0),
+                Method::Levenshtein => {
+                    let t = t.unwrap_or(0.0) as usize;
+                    kernels::levenshtein_within(x, y, t) <= t
+                }
+                Method::DamerauLevenshtein => {
+                    let t = t.unwrap_or(0.0) as usize;
+                    kernels::damerau_levenshtein_within(x, y, t) <= t
+                }
+                _ => x == y,
+            },
+            _ => false,
+        };
+        similar(self.values.get(a), sw.get(b)) || similar(sw.get(a), self.values.get(b))
     }
 
     /// Builds the comparison over already standardised values.
@@ -130,6 +163,11 @@ impl Comparison {
             spec: spec.clone(),
             method: spec.method,
             thresholds: spec.effective_thresholds(),
+            max_distance: spec
+                .effective_thresholds()
+                .iter()
+                .fold(0.0f64, |a, b| a.max(*b))
+                .ceil() as usize,
             levels: labels.len(),
             labels,
             hash: Vec::with_capacity(n),
@@ -140,6 +178,7 @@ impl Comparison {
             aux: Vec::new(),
             aux2: Vec::new(),
             tf: Vec::new(),
+            swap: None,
             values,
         };
         for i in 0..n {
@@ -259,6 +298,17 @@ impl Comparison {
     /// [`NULL_LEVEL`] when either value is missing.
     #[inline]
     pub fn level(&self, a: usize, b: usize) -> u8 {
+        let l = self.method_level(a, b);
+        // With `swap_with` the level above "else" is "swapped".
+        if self.swap.is_some() && l as usize == self.levels - 1 && self.swapped(a, b) {
+            return (self.levels - 2) as u8;
+        }
+        l
+    }
+
+    /// The level by the method alone (never "swapped").
+    #[inline]
+    fn method_level(&self, a: usize, b: usize) -> u8 {
         let (ha, hb) = (self.hash[a], self.hash[b]);
         if ha == 0 || hb == 0 {
             return NULL_LEVEL;
@@ -279,9 +329,13 @@ impl Comparison {
                 };
                 self.first_at_least(s)
             }
-            Method::Levenshtein => self.first_at_most(kernels::levenshtein(va, vb) as f64),
+            Method::Levenshtein => {
+                self.first_at_most(kernels::levenshtein_within(va, vb, self.max_distance) as f64)
+            }
             Method::DamerauLevenshtein => {
-                self.first_at_most(kernels::damerau_levenshtein(va, vb) as f64)
+                self.first_at_most(
+                    kernels::damerau_levenshtein_within(va, vb, self.max_distance) as f64,
+                )
             }
             Method::Jaccard => {
                 let ta = &self.tokens
@@ -414,6 +468,34 @@ mod tests {
             &[Some("martha"), Some("marhta")],
         );
         assert_eq!(c.level(0, 1), 2);
+    }
+
+    #[test]
+    fn swapped_fields_get_their_own_level() {
+        let mut first = StrColumn::with_capacity(3);
+        let mut last = StrColumn::with_capacity(3);
+        for (f, l) in [("oscar", "moore"), ("moore", "oscra"), ("ann", "lee")] {
+            first.push(Some(f));
+            last.push(Some(l));
+        }
+        let mut s = spec("jaro_winkler", &[0.92, 0.8]);
+        s.swap_with = Some("last".into());
+        let mut c = Comparison::from_values(&s, first);
+        c.swap = Some(last);
+        assert_eq!(
+            c.labels,
+            [
+                "exact",
+                "jaro_winkler>=0.92",
+                "jaro_winkler>=0.8",
+                "swapped_with_last",
+                "else"
+            ]
+        );
+        assert_eq!(c.level(0, 1), 3, "oscar/moore vs moore/oscra");
+        assert_eq!(c.level(1, 0), 3);
+        assert_eq!(c.level(0, 2), 4, "no resemblance either way");
+        assert_eq!(c.level(0, 0), 0);
     }
 
     #[test]

@@ -26,9 +26,6 @@ use super::records::Records;
 use super::spec::LinkMode;
 
 const FLOOR: f64 = 1e-6;
-/// Upper bound of λ: even when every blocked pair looks like a match, the prior alone
-/// (log2(0.99/0.01) ≈ 6.6) must not outweigh contrary evidence.
-const MAX_LAMBDA: f64 = 0.99;
 
 /// Packs comparison levels (4 bits each).
 #[inline]
@@ -216,6 +213,22 @@ impl Rng {
     }
     pub fn below(&mut self, n: u64) -> u64 {
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+}
+
+/// Number of record pairs allowed by `mode` (records are grouped by source).
+pub fn pair_count(records: &Records, mode: LinkMode) -> u64 {
+    let n = records.len() as u64;
+    let mut per: Vec<u64> = vec![0; records.sources.len()];
+    for &s in &records.source {
+        per[s as usize] += 1;
+    }
+    let within: u64 = per.iter().map(|c| c * c.saturating_sub(1) / 2).sum();
+    let all = n * n.saturating_sub(1) / 2;
+    match mode {
+        LinkMode::Both => all,
+        LinkMode::Dedupe => within,
+        LinkMode::Link => all - within,
     }
 }
 
@@ -458,6 +471,57 @@ pub struct SessionReport {
     pub converged: bool,
 }
 
+/// λ, the probability that two records drawn at random are a match: the fixed point
+/// of λ = E[matches among the blocked pairs | λ] / all pairs. The Bayes factors come
+/// from u estimated on random pairs, so the prior must be the random-pair match rate
+/// (using the share of matches among blocked pairs instead would count the agreement
+/// the blocking already selected for twice). Assumes blocking finds (nearly) every
+/// match; term-frequency adjustments are left out of this estimate.
+pub fn global_prior(
+    m: &[Vec<f64>],
+    u: &[Vec<f64>],
+    blocked: &[(u64, u64)],
+    total_pairs: f64,
+) -> f64 {
+    let total_pairs = total_pairs.max(1.0);
+    let bf: Vec<(f64, f64)> = blocked
+        .iter()
+        .map(|&(g, cnt)| {
+            let mut lbf = 0.0;
+            for (j, (mj, uj)) in m.iter().zip(u).enumerate() {
+                let l = level_at(g, j);
+                if l != NULL_LEVEL {
+                    lbf += (mj[l as usize] / uj[l as usize]).ln();
+                }
+            }
+            (lbf.exp(), cnt as f64)
+        })
+        .collect();
+    let blocked_total: f64 = bf.iter().map(|x| x.1).sum();
+    let mut lambda = (0.01 * blocked_total / total_pairs).clamp(1e-15, 0.5);
+    for _ in 0..500 {
+        let odds = lambda / (1.0 - lambda);
+        let expected: f64 = bf
+            .iter()
+            .map(|(b, c)| {
+                let o = odds * b;
+                if o.is_infinite() {
+                    *c
+                } else {
+                    c * o / (1.0 + o)
+                }
+            })
+            .sum();
+        let next = (expected / total_pairs).clamp(1e-15, 0.5);
+        let done = ((next - lambda) / lambda).abs() < 1e-9;
+        lambda = next;
+        if done {
+            break;
+        }
+    }
+    lambda
+}
+
 /// Trains m and λ as Splink does, without labels: one EM session per blocking rule on
 /// that rule's pairs, estimating m only for the comparisons the rule did not block on;
 /// each comparison's m is the match-weighted average over the sessions where it was
@@ -465,8 +529,8 @@ pub struct SessionReport {
 ///
 /// Every EM run also sees the random pairs used for u (`background`): they anchor the
 /// non-match class, so a small or homogeneous set of blocked pairs cannot collapse into
-/// "everything matches". λ — the share of matches among blocked pairs — is the mean
-/// posterior match probability of the blocked pairs under the final mixture.
+/// "everything matches". λ is then [`global_prior`].
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     entity: &str,
     comps: &[Comparison],
@@ -474,6 +538,7 @@ pub fn train(
     sessions: &[Session],
     all: &[(u64, u64)],
     background: &[(u64, u64)],
+    total_pairs: f64,
     max_iterations: usize,
 ) -> Model {
     let with_bg = |p: &[(u64, u64)]| -> Vec<(u64, u64)> {
@@ -555,36 +620,8 @@ pub fn train(
             m[j] = sum_m[j].iter().map(|x| x / sum_w[j]).collect();
         }
     }
-    let fin = em(
-        comps,
-        &u,
-        &m,
-        &with_bg(all),
-        &vec![true; k],
-        false,
-        max_iterations,
-    );
-    iterations += fin.iterations as u64;
-    converged &= fin.converged;
     let total: f64 = all.iter().map(|p| p.1 as f64).sum();
-    // λ among blocked pairs: their mean posterior under the mixture.
-    let lambda = if total > 0.0 {
-        let mut sum = 0.0;
-        for &(g, cnt) in all {
-            let (mut lm, mut lu) = (fin.lambda.ln(), (1.0 - fin.lambda).ln());
-            for j in 0..k {
-                let l = level_at(g, j);
-                if l != NULL_LEVEL {
-                    lm += m[j][l as usize].ln();
-                    lu += u[j][l as usize].ln();
-                }
-            }
-            sum += cnt as f64 / (1.0 + (lu - lm).exp());
-        }
-        (sum / total).clamp(FLOOR, MAX_LAMBDA)
-    } else {
-        fin.lambda
-    };
+    let lambda = global_prior(&m, &u, all, total_pairs);
     let mut model = Model {
         entity: entity.to_string(),
         lambda,
@@ -687,7 +724,7 @@ mod tests {
             pats.push((gamma, ((pm + pu) * n).round() as u64));
         }
         let u: Vec<Vec<f64>> = u_true.iter().map(|&x| vec![x, 1.0 - x]).collect();
-        let model = train("t", &comps, u, &[], &pats, &[], 500);
+        let model = train("t", &comps, u, &[], &pats, &[], 1e6, 500);
         assert!(model.training.em_converged);
         assert!(
             (model.lambda - lambda_true).abs() < 0.01,
@@ -710,7 +747,7 @@ mod tests {
         let comps = vec![exact("a")];
         let u = vec![vec![0.01, 0.99]];
         let pats = vec![(0u64, 100), (1, 900), (NULL_LEVEL as u64, 5000)];
-        let model = train("t", &comps, u, &[], &pats, &[], 200);
+        let model = train("t", &comps, u, &[], &pats, &[], 1e12, 200);
         assert_eq!(model.level_weight(0, NULL_LEVEL), 0.0);
         assert!(model.training.em_pairs == 6000);
     }
@@ -729,7 +766,7 @@ mod tests {
         }
         let comps = vec![Comparison::from_values(&spec, col)];
         let u = vec![vec![0.3, 0.7]];
-        let model = train("t", &comps, u, &[], &[(0, 50), (1, 50)], &[], 50);
+        let model = train("t", &comps, u, &[], &[(0, 50), (1, 50)], &[], 1e3, 50);
         let table = WeightTable::new(&model);
         let common = model.match_weight(&table, &comps, 0, 1, 0); // smith = smith (tf 0.8)
         let rare = model.match_weight(&table, &comps, 8, 9, 0); // zed = zed (tf 0.2)

@@ -129,38 +129,68 @@ fn damerau_bytes(a: &[u8], b: &[u8]) -> usize {
     if lb == 0 {
         return la;
     }
-    const W: usize = STACK + 2;
-    let mut d = [[0usize; W]; W];
-    let max = la + lb;
-    let mut last_row = [0usize; 128];
-    d[0][0] = max;
-    for i in 0..=la {
-        d[i + 1][0] = max;
-        d[i + 1][1] = i;
+    // One scratch matrix per thread, reused: no allocation and no zeroing per pair.
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    for j in 0..=lb {
-        d[0][j + 1] = max;
-        d[1][j + 1] = j;
-    }
-    for i in 1..=la {
-        let mut db = 0usize;
-        for j in 1..=lb {
-            let k = last_row[b[j - 1] as usize & 127];
-            let l = db;
-            let cost = if a[i - 1] == b[j - 1] {
-                db = j;
-                0
-            } else {
-                1
-            };
-            d[i + 1][j + 1] = (d[i][j] + cost)
-                .min(d[i + 1][j] + 1)
-                .min(d[i][j + 1] + 1)
-                .min(d[k][l] + (i - k - 1) + 1 + (j - l - 1));
+    SCRATCH.with(|cell| {
+        let mut d = cell.borrow_mut();
+        let w = lb + 2;
+        let need = (la + 2) * w;
+        if d.len() < need {
+            d.resize(need, 0);
         }
-        last_row[a[i - 1] as usize & 127] = i;
+        let max = (la + lb) as u16;
+        let mut last_row = [0u8; 128];
+        d[0] = max;
+        for i in 0..=la {
+            d[(i + 1) * w] = max;
+            d[(i + 1) * w + 1] = i as u16;
+        }
+        for j in 0..=lb {
+            d[j + 1] = max;
+            d[w + j + 1] = j as u16;
+        }
+        for i in 1..=la {
+            let mut db = 0usize;
+            for j in 1..=lb {
+                let k = last_row[b[j - 1] as usize & 127] as usize;
+                let l = db;
+                let cost = if a[i - 1] == b[j - 1] {
+                    db = j;
+                    0
+                } else {
+                    1
+                };
+                let v = (d[i * w + j] + cost)
+                    .min(d[(i + 1) * w + j] + 1)
+                    .min(d[i * w + j + 1] + 1)
+                    .min(d[k * w + l] + (i - k - 1) as u16 + 1 + (j - l - 1) as u16);
+                d[(i + 1) * w + j + 1] = v;
+            }
+            last_row[a[i - 1] as usize & 127] = i as u8;
+        }
+        d[(la + 1) * w + lb + 1] as usize
+    })
+}
+
+/// Damerau–Levenshtein distance when it is at most `max`; otherwise some value above
+/// `max` (strings whose lengths differ by more than `max` are not compared at all).
+#[inline]
+pub fn damerau_levenshtein_within(a: &str, b: &str, max: usize) -> usize {
+    if a.len().abs_diff(b.len()) > max * 4 || a.chars().count().abs_diff(b.chars().count()) > max {
+        return max + 1;
     }
-    d[la + 1][lb + 1]
+    damerau_levenshtein(a, b)
+}
+
+/// Levenshtein distance when it is at most `max`; otherwise some value above `max`.
+#[inline]
+pub fn levenshtein_within(a: &str, b: &str, max: usize) -> usize {
+    if a.len().abs_diff(b.len()) > max * 4 || a.chars().count().abs_diff(b.chars().count()) > max {
+        return max + 1;
+    }
+    levenshtein(a, b)
 }
 
 /// Jaccard similarity of two sorted, de-duplicated token-hash lists.
@@ -236,6 +266,16 @@ mod tests {
             assert_eq!(damerau_levenshtein(a, b), strsim::damerau_levenshtein(a, b));
         }
         // Non-ASCII and long strings take the fallback and still agree.
+        for (a, b) in [("acme", "acme corp"), ("abc", "abd"), ("", "")] {
+            assert_eq!(
+                damerau_levenshtein_within(a, b, 2).min(3),
+                strsim::damerau_levenshtein(a, b).min(3)
+            );
+            assert_eq!(
+                levenshtein_within(a, b, 2).min(3),
+                strsim::levenshtein(a, b).min(3)
+            );
+        }
         let long = "x".repeat(100);
         assert_eq!(levenshtein(&long, "xx"), 98);
         assert!(

@@ -273,6 +273,7 @@ fn match_entity(
     let mut fields: Vec<String> = Vec::new();
     for c in &e.comparisons {
         fields.extend(c.fields());
+        fields.extend(c.swap_with.clone());
     }
     for b in &e.blocking {
         for k in &b.keys {
@@ -362,6 +363,7 @@ fn match_entity(
                 &sessions,
                 &pats,
                 &background,
+                fellegi_sunter::pair_count(&records, e.link) as f64,
                 e.em_max_iterations,
             );
             m.training.u_sample_pairs = sample.len() as u64;
@@ -407,6 +409,7 @@ fn match_entity(
             b: cands.b[i],
             weight: weights[i],
             is_match: weights[i] >= match_w,
+            is_nonmatch: weights[i] < review_w,
         })
         .collect();
     let mut constraints = decisions(&e.name, &records);

@@ -261,6 +261,10 @@ pub struct ComparisonSpec {
     /// Date formats for `standardize = "date"` on text (default ISO and `%Y%m%d`).
     #[serde(default)]
     pub date_formats: Vec<String>,
+    /// Another field whose values may have been entered in this one (first name and
+    /// surname swapped): adds a `swapped` level, just above `else`, for pairs where this
+    /// field of one record is similar (the top threshold) to that field of the other.
+    pub swap_with: Option<String>,
 }
 
 impl ComparisonSpec {
@@ -317,6 +321,9 @@ impl ComparisonSpec {
             }
             Method::Phone => l.push("same_last_7_digits".into()),
         }
+        if let Some(f) = &self.swap_with {
+            l.push(format!("swapped_with_{f}"));
+        }
         l.push("else".into());
         l
     }
@@ -328,6 +335,19 @@ impl ComparisonSpec {
             p.push(format!("{key}: set field = \"…\" or fields = [\"…\", …]"));
         }
         let t = self.effective_thresholds();
+        if self.swap_with.is_some()
+            && !matches!(
+                self.method,
+                Method::Exact
+                    | Method::JaroWinkler
+                    | Method::Levenshtein
+                    | Method::DamerauLevenshtein
+            )
+        {
+            p.push(format!(
+                "{key}.swap_with: only for the methods exact, jaro_winkler, levenshtein and damerau_levenshtein"
+            ));
+        }
         match self.method {
             Method::JaroWinkler | Method::Jaccard | Method::Email => {
                 if t.iter().any(|x| !(0.0..=1.0).contains(x)) {
@@ -446,7 +466,7 @@ impl EntityConfig {
                 p.push(format!("{ck}: duplicate comparison name"));
             }
             p.extend(c.validate(&ck));
-            for f in c.fields() {
+            for f in c.fields().into_iter().chain(c.swap_with.clone()) {
                 if !has_field(&f) {
                     p.push(format!(
                         "{ck}: field {f:?} is in none of the sources {}",
