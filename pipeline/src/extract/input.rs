@@ -131,15 +131,23 @@ pub fn open_text(path: &Path, encoding: Encoding) -> Result<OpenedInput> {
                 .map_err(|e| Error::io("cannot start zstd decoding of", path, e))?,
         ),
     };
-    let reader: Box<dyn Read + Send> = match encoding {
-        Encoding::Utf16 => Box::new(Utf16ToUtf8::new(decoded)),
-        _ => decoded,
-    };
     Ok(OpenedInput {
-        reader,
+        reader: decoding_reader(decoded, encoding),
         hash: HashFinisher { hash, raw: shared },
         compression,
     })
+}
+
+/// The reader the record scanners read: UTF-16 is transcoded to UTF-8; the byte
+/// encodings (UTF-8, windows-1252, latin-1) are decoded per field later.
+pub fn decoding_reader<'a, R: Read + Send + 'a>(
+    decoded: R,
+    encoding: Encoding,
+) -> Box<dyn Read + Send + 'a> {
+    match encoding {
+        Encoding::Utf16 => Box::new(Utf16ToUtf8::new(decoded)),
+        _ => Box::new(decoded),
+    }
 }
 
 impl HashFinisher {
@@ -216,7 +224,9 @@ impl<R: Read> Utf16ToUtf8<R> {
     pub fn new(inner: R) -> Self {
         Utf16ToUtf8 {
             inner,
-            decoder: encoding_rs::UTF_16LE.new_decoder_with_bom_removal(),
+            // BOM sniffing: FF FE is little-endian, FE FF big-endian (a decoder with
+            // mere BOM removal would read a big-endian file as little-endian garbage).
+            decoder: encoding_rs::UTF_16LE.new_decoder(),
             inbuf: vec![0; 64 * 1024],
             in_start: 0,
             in_end: 0,
@@ -275,4 +285,40 @@ pub fn display_path(path: &Path, base: &Path) -> String {
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| path.to_path_buf());
     p.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transcode(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        decoding_reader(bytes, Encoding::Utf16)
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    }
+
+    fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let units = bom.then_some(0xFEFF).into_iter().chain(text.encode_utf16());
+        for u in units {
+            out.extend(if big_endian {
+                u.to_be_bytes()
+            } else {
+                u.to_le_bytes()
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn utf16_byte_order_comes_from_the_bom() {
+        let text = "id,name\n1,Zoë 日本\n";
+        assert_eq!(transcode(&utf16(text, false, true)), text);
+        assert_eq!(transcode(&utf16(text, false, false)), text);
+        // Regression (found by the csv fuzz target): a big-endian file was read as
+        // little-endian garbage.
+        assert_eq!(transcode(&utf16(text, true, true)), text);
+    }
 }

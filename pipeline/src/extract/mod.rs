@@ -18,6 +18,7 @@ pub mod quarantine;
 pub mod rows;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -246,83 +247,16 @@ fn extract_source(
             Ok(())
         };
         match src.format.expect("validated") {
-            Format::Csv => {
-                let opened = input::open_text(path, src.csv.encoding)?;
+            Format::Csv | Format::Ndjson => {
+                let opened = input::open_text(path, src.text_encoding())?;
                 report.compression = opened.compression.as_str();
-                let opts = ScanOptions {
-                    delimiter: src.csv.delimiter,
-                    quote: src.csv.quote,
-                    max_lines: src.csv.max_lines_per_record.max(1),
-                    max_record_bytes: src.max_record_bytes,
-                };
-                let mut scanner = Scanner::new(
-                    opened.reader,
+                read_text_input(
+                    src,
+                    &plan,
+                    &file,
                     path,
-                    opts,
-                    src.max_raw_chars,
-                    src.csv.encoding,
-                );
-                let positions = if src.csv.header {
-                    let header = scanner.read_header()?.ok_or_else(|| Error::Input {
-                        path: path.clone(),
-                        message: "the file is empty; expected a header line naming the columns (csv.header = true)".into(),
-                    })?;
-                    resolve_header(src, path, &header)?
-                } else {
-                    src.columns
-                        .values()
-                        .map(|c| c.index.unwrap_or(1) - 1)
-                        .collect()
-                };
-                let ctx = FileCtx {
-                    plan: plan.clone(),
-                    file: file.clone(),
-                    positions,
-                    encoding: src.csv.encoding,
-                    cap: src.max_raw_chars,
-                    delimiter: src.csv.delimiter,
-                    quote: src.csv.quote,
-                };
-                let batch = cfg.run.batch_size;
-                pipelined(
-                    || scanner.next_chunk(batch),
-                    |chunk| convert_csv(chunk, &ctx),
-                    |c| consume(c, &mut report),
-                )?;
-                report.sha256 = opened
-                    .hash
-                    .finish_hash()
-                    .map_err(|e| Error::io("cannot read", path.clone(), e))?;
-                report.bytes = file_size(path)?;
-            }
-            Format::Ndjson => {
-                let opened = input::open_text(path, src.encoding)?;
-                report.compression = opened.compression.as_str();
-                let mut lines = ndjson::LineChunker::new(
                     opened.reader,
-                    path,
-                    src.max_record_bytes,
-                    src.max_raw_chars,
-                );
-                let ctx = FileCtx {
-                    plan: plan.clone(),
-                    file: file.clone(),
-                    positions: Vec::new(),
-                    encoding: src.encoding,
-                    cap: src.max_raw_chars,
-                    delimiter: 0,
-                    quote: 0,
-                };
-                let keys = ndjson::KeyPlan::new(
-                    &src.columns
-                        .keys()
-                        .map(|k| src.export_name(k).to_string())
-                        .collect::<Vec<_>>(),
-                );
-                let batch = cfg.run.batch_size;
-                pipelined(
-                    || lines.next_chunk(batch),
-                    |chunk| convert_ndjson(chunk, &ctx, &keys),
+                    cfg.run.batch_size,
                     |c| consume(c, &mut report),
                 )?;
                 report.sha256 = opened
@@ -417,6 +351,140 @@ fn extract_source(
         },
         q_path,
     ))
+}
+
+/// Reads one CSV or NDJSON input — already decompressed, and transcoded when UTF-16 —
+/// converting its records on the rayon pool and passing each converted chunk, in input
+/// order, to `consume`. Shared by the extract stage and [`extract_bytes`].
+fn read_text_input<R: Read + Send>(
+    src: &SourceConfig,
+    plan: &RowPlan,
+    file: &Arc<str>,
+    path: &Path,
+    reader: R,
+    batch: usize,
+    consume: impl FnMut(Converted) -> Result<()>,
+) -> Result<()> {
+    let batch = batch.max(1);
+    match src.format.expect("validated") {
+        Format::Csv => {
+            let opts = ScanOptions {
+                delimiter: src.csv.delimiter,
+                quote: src.csv.quote,
+                max_lines: src.csv.max_lines_per_record.max(1),
+                max_record_bytes: src.max_record_bytes,
+            };
+            let mut scanner = Scanner::new(reader, path, opts, src.max_raw_chars, src.csv.encoding);
+            let positions = if src.csv.header {
+                let header = scanner.read_header()?.ok_or_else(|| Error::Input {
+                    path: path.to_path_buf(),
+                    message: "the file is empty; expected a header line naming the columns (csv.header = true)".into(),
+                })?;
+                resolve_header(src, path, &header)?
+            } else {
+                src.columns
+                    .values()
+                    .map(|c| c.index.unwrap_or(1).max(1) - 1)
+                    .collect()
+            };
+            let ctx = FileCtx {
+                plan: plan.clone(),
+                file: file.clone(),
+                positions,
+                encoding: src.csv.encoding,
+                cap: src.max_raw_chars,
+                delimiter: src.csv.delimiter,
+                quote: src.csv.quote,
+            };
+            pipelined(
+                || scanner.next_chunk(batch),
+                |chunk| convert_csv(chunk, &ctx),
+                consume,
+            )
+        }
+        Format::Ndjson => {
+            let mut lines =
+                ndjson::LineChunker::new(reader, path, src.max_record_bytes, src.max_raw_chars);
+            let ctx = FileCtx {
+                plan: plan.clone(),
+                file: file.clone(),
+                positions: Vec::new(),
+                encoding: src.encoding,
+                cap: src.max_raw_chars,
+                delimiter: 0,
+                quote: 0,
+            };
+            let keys = ndjson::KeyPlan::new(
+                &src.columns
+                    .keys()
+                    .map(|k| src.export_name(k).to_string())
+                    .collect::<Vec<_>>(),
+            );
+            pipelined(
+                || lines.next_chunk(batch),
+                |chunk| convert_ndjson(chunk, &ctx, &keys),
+                consume,
+            )
+        }
+        Format::Parquet => Err(Error::Other(format!(
+            "{}: a Parquet input is not a text input",
+            path.display()
+        ))),
+    }
+}
+
+/// What [`extract_bytes`] read from one in-memory input.
+#[derive(Debug)]
+pub struct ExtractedBytes {
+    /// Accepted rows, with the staged schema of the source.
+    pub batches: Vec<RecordBatch>,
+    /// Refused rows, in line order.
+    pub quarantine: Vec<QuarantineRecord>,
+    /// Records the reader found (accepted + quarantined).
+    pub rows_read: u64,
+}
+
+impl ExtractedBytes {
+    pub fn rows_accepted(&self) -> u64 {
+        self.batches.iter().map(|b| b.num_rows() as u64).sum()
+    }
+}
+
+/// Extracts one CSV or NDJSON file held in memory (its bytes as stored, uncompressed)
+/// through the same scanner, converters and row accounting as the extract stage. For the
+/// fuzz targets and property tests; `src` must come from a validated [`Config`].
+pub fn extract_bytes(
+    src: &SourceConfig,
+    tz: chrono_tz::Tz,
+    bytes: &[u8],
+    batch_size: usize,
+) -> Result<ExtractedBytes> {
+    let plan = RowPlan::new(src, tz);
+    let file: Arc<str> = "<memory>".into();
+    let path = Path::new("<memory>");
+    let reader = input::decoding_reader(bytes, src.text_encoding());
+    let mut out = ExtractedBytes {
+        batches: Vec::new(),
+        quarantine: Vec::new(),
+        rows_read: 0,
+    };
+    read_text_input(src, &plan, &file, path, reader, batch_size, |c| {
+        out.rows_read += c.read;
+        if c.batch.num_rows() > 0 {
+            out.batches.push(c.batch);
+        }
+        out.quarantine.extend(c.quarantine);
+        Ok(())
+    })?;
+    let accepted = out.rows_accepted();
+    if out.rows_read != accepted + out.quarantine.len() as u64 {
+        return Err(Error::Invariant(format!(
+            "row accounting failed: read {} but {accepted} accepted + {} quarantined",
+            out.rows_read,
+            out.quarantine.len()
+        )));
+    }
+    Ok(out)
 }
 
 fn sink_rows(s: &ParquetSink) -> u64 {
