@@ -82,8 +82,20 @@ fn default_output() -> PathBuf {
 fn default_tz() -> String {
     "UTC".to_string()
 }
+/// A quarter of the machine's memory, between 256 MiB and 4 GiB.
 fn default_memory_limit() -> usize {
-    4096
+    // SAFETY: sysconf only reads system configuration values.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages <= 0 || page <= 0 {
+        return 4096;
+    }
+    let total_mb = (pages as u128 * page as u128 / (1024 * 1024)) as usize;
+    (total_mb / 4).clamp(256, 4096)
 }
 fn default_batch_size() -> usize {
     8192
@@ -568,6 +580,18 @@ impl Config {
         if raw.run.batch_size == 0 {
             p.push("run.batch_size", "must be at least 1");
         }
+        let mem = &crate::sql::MEMORY_LIMIT_MB_RANGE;
+        if !mem.contains(&raw.run.memory_limit_mb) {
+            p.push(
+                "run.memory_limit_mb",
+                format!(
+                    "{} is out of range; expected a number of MiB from {} to {}",
+                    raw.run.memory_limit_mb,
+                    mem.start(),
+                    mem.end()
+                ),
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         for s in sources.iter_mut() {
             validate_source(s, &mut p);
@@ -800,6 +824,15 @@ fn validate_source(s: &mut SourceConfig, p: &mut Problems) {
     if s.max_raw_chars == 0 {
         p.push(format!("{key}.max_raw_chars"), "must be at least 1");
     }
+    if s.csv.delimiter == s.csv.quote {
+        p.push(
+            format!("{key}.csv.quote"),
+            format!(
+                "the quote character {:?} is also the delimiter; they must differ",
+                s.csv.quote as char
+            ),
+        );
+    }
     if s.max_record_bytes < 1024 {
         p.push(format!("{key}.max_record_bytes"), "must be at least 1024");
     }
@@ -977,6 +1010,32 @@ amount = { type = "decimal(12,2)" }
             msg.contains("source.crm.key") && msg.contains("\"nope\""),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn quote_must_differ_from_delimiter() {
+        let text = format!("{MINIMAL}[source.csv]\ndelimiter = \"|\"\nquote = \"|\"\n");
+        let msg = parse(&text).unwrap_err().to_string();
+        assert!(
+            msg.contains("source.crm.csv.quote") && msg.contains("delimiter"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn memory_limit_is_bounded_and_defaults_to_a_share_of_memory() {
+        for bad in ["0", "15", "99999999"] {
+            let text = MINIMAL.replace("output = \"out\"", &format!("memory_limit_mb = {bad}"));
+            let msg = parse(&text).unwrap_err().to_string();
+            assert!(
+                msg.contains("run.memory_limit_mb") && msg.contains("16"),
+                "{bad}: {msg}"
+            );
+        }
+        let c = parse(&MINIMAL.replace("output = \"out\"", "memory_limit_mb = 32")).unwrap();
+        assert_eq!(c.run.memory_limit_mb, 32);
+        let d = parse(MINIMAL).unwrap().run.memory_limit_mb;
+        assert!((256..=4096).contains(&d), "{d}");
     }
 
     #[test]

@@ -47,9 +47,8 @@ pub fn context(
         .with_target_partitions(threads)
         .with_information_schema(true)
         .with_default_catalog_and_schema("recon", "public");
-    let mut rt = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(
-        memory_limit_mb.max(64) * 1024 * 1024,
-    )));
+    let mut rt = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(pool_bytes(memory_limit_mb)?)));
     if let Some(d) = spill_dir {
         rt = rt.with_temp_file_path(d);
     }
@@ -59,6 +58,22 @@ pub fn context(
     let ctx = SessionContext::new_with_config_rt(config, rt);
     register_udfs(&ctx);
     Ok(ctx)
+}
+
+/// Smallest and largest `[run].memory_limit_mb` (16 MiB … 16 TiB).
+pub const MEMORY_LIMIT_MB_RANGE: std::ops::RangeInclusive<usize> = 16..=(1 << 24);
+
+/// The size of the SQL memory pool in bytes for `memory_limit_mb`; the config validates
+/// the range, so an error here means a caller skipped validation.
+pub fn pool_bytes(memory_limit_mb: usize) -> Result<usize> {
+    if !MEMORY_LIMIT_MB_RANGE.contains(&memory_limit_mb) {
+        return Err(Error::Other(format!(
+            "run.memory_limit_mb = {memory_limit_mb} is outside {}..={} (MiB)",
+            MEMORY_LIMIT_MB_RANGE.start(),
+            MEMORY_LIMIT_MB_RANGE.end()
+        )));
+    }
+    Ok(memory_limit_mb * 1024 * 1024)
 }
 
 /// Registers recon's UDFs on a session.
