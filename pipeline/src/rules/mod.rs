@@ -445,13 +445,16 @@ pub fn check_read_only(sql: &str) -> std::result::Result<(), String> {
 }
 
 /// Maps "… at Line: 3, Column: 7" in a DataFusion message to the rule file's line.
-fn file_line(msg: &str, sql_line: usize) -> Option<usize> {
-    let i = msg.find("Line: ")?;
+/// The position is the last "Line: " of the message: an earlier one can be quoted SQL
+/// (`found: 'Line: 9'`).
+pub(crate) fn file_line(msg: &str, sql_line: usize) -> Option<usize> {
+    let i = msg.rfind("Line: ")?;
     let n: String = msg[i + 6..]
         .chars()
         .take_while(|c| c.is_ascii_digit())
         .collect();
-    n.parse::<usize>().ok().map(|k| sql_line + k - 1)
+    let k = n.parse::<usize>().ok().filter(|&k| k >= 1)?;
+    sql_line.checked_add(k - 1)
 }
 
 /// Schema of the violation rows a rule instance yields.
@@ -1053,5 +1056,19 @@ mod tests {
             Some(10)
         );
         assert_eq!(file_line("no position", 8), None);
+        // Regressions (rule_file fuzz target): a quoted "Line: " in the message is not
+        // the position, and a huge number does not overflow.
+        assert_eq!(
+            file_line(
+                "Expected: end of statement, found: 'Line: 5' at Line: 2, Column: 52",
+                8
+            ),
+            Some(9)
+        );
+        assert_eq!(
+            file_line("found: x at Line: 18446744073709551615, Column: 1", 8),
+            None
+        );
+        assert_eq!(file_line("at Line: 0, Column: 1", 8), None);
     }
 }
