@@ -336,3 +336,92 @@ fn a_rule_can_use_the_run_and_sources_tables_and_udfs() {
     assert_eq!(v.len(), 2);
     assert_eq!(v[0]["detail"], "Finance Systems 2026-11-20");
 }
+
+/// A source of `n` generated rows and the given user rules, with a small SQL memory pool.
+fn generated_source_with_rules(
+    n: usize,
+    memory_limit_mb: usize,
+    rules: &[(&str, &str)],
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let d = tmp();
+    let mut csv = String::from("id,name\n");
+    for i in 0..n {
+        csv.push_str(&format!(
+            "r{i:05},name number {i} of the generated source\n"
+        ));
+    }
+    std::fs::write(d.path().join("big.csv"), csv).unwrap();
+    std::fs::create_dir_all(d.path().join("rules")).unwrap();
+    for (name, body) in rules {
+        std::fs::write(d.path().join("rules").join(name), body).unwrap();
+    }
+    let cfg = d.path().join("recon.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[run]\noutput = \"out\"\nmemory_limit_mb = {memory_limit_mb}\n\n[[source]]\nname = \"big\"\nsystem = \"other\"\nentity = \"thing\"\npath = \"big.csv\"\nkey = \"id\"\n[source.columns]\nid = {{}}\nname = {{}}\n\n[rules]\nbuiltin = false\ndirs = [\"rules\"]\ntimeout_secs = 300\n"
+        ),
+    )
+    .unwrap();
+    (d, cfg)
+}
+
+#[test]
+fn a_rule_that_exhausts_the_memory_pool_fails_alone_with_a_clear_error() {
+    // A three-way join without a condition, aggregated into one growing value: 27
+    // billion rows that no spill can help. The memory pool stops it; the other rule of
+    // the run still runs.
+    let explode = "-- id: explode\n-- description: a join without a condition\n-- dimension: validity\n-- severity: warn\n-- source: big\nSELECT 'big' AS source, min(a.id) AS record_key,\n  CAST(length(string_agg(a.name || b.name || c.name, ',')) AS VARCHAR) AS detail\nFROM big a CROSS JOIN big b CROSS JOIN big c\n";
+    let fine = "-- id: name_present\n-- description: names are present\n-- dimension: completeness\n-- severity: error\n-- source: big\nSELECT 'big' AS source, _record_key AS record_key, 'no name' AS detail FROM big WHERE name IS NULL\n";
+    let (d, cfg) = generated_source_with_rules(
+        3000,
+        16,
+        &[("explode.sql", explode), ("name_present.sql", fine)],
+    );
+    let out = d.path().join("out");
+    let started = std::time::Instant::now();
+    let o = run(&cfg, &out, AS_OF);
+    assert_code(&o, 4);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "stopped by the memory pool, not the timeout"
+    );
+    let e = stderr(&o);
+    let line = e
+        .lines()
+        .find(|l| l.contains("rule explode could not run"))
+        .unwrap_or_else(|| panic!("stderr names the rule: {e}"));
+    assert!(
+        line.contains("rules/explode.sql")
+            && line.contains("more memory than run.memory_limit_mb (16 MiB)"),
+        "{line}"
+    );
+    let res = results(&out);
+    let r = res.iter().find(|r| r["rule_id"] == "explode").unwrap();
+    assert_eq!(r["status"], "error");
+    assert!(r["error"].contains("memory"), "{}", r["error"]);
+    let ok = res.iter().find(|r| r["rule_id"] == "name_present").unwrap();
+    assert_eq!(ok["status"], "pass");
+    assert_eq!(ok["population"], "3000");
+    assert_eq!(manifest(&out, AS_OF)["status"], "rule_errors");
+    // Bounded memory: the largest resident size of any recon this test process ran.
+    // SAFETY: getrusage fills the struct it is given.
+    let max_rss_mb = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, &mut u), 0);
+        u.ru_maxrss / 1024
+    };
+    assert!(max_rss_mb < 1024, "peak resident memory {max_rss_mb} MiB");
+}
+
+#[test]
+fn an_out_of_range_memory_limit_is_a_config_error_naming_the_key() {
+    let (d, cfg) = generated_source_with_rules(10, 8, &[]);
+    let o = run(&cfg, &d.path().join("out"), AS_OF);
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("run.memory_limit_mb") && stderr(&o).contains("from 16 to"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -932,7 +932,21 @@ async fn execute(
     let mut n = 0usize;
     while let Some(b) = stream.next().await {
         // Execution errors can quote the data (a value that would not cast): redact.
-        let b = b.map_err(|e| at(redact_values(&e.to_string())))?;
+        let b = b.map_err(|e| {
+            if matches!(
+                e.find_root(),
+                datafusion::error::DataFusionError::ResourcesExhausted(_)
+            ) {
+                format!(
+                    "{}: the rule needed more memory than run.memory_limit_mb ({} MiB) allows and was stopped; is a join missing a condition? ({})",
+                    inst.display,
+                    cfg.run.memory_limit_mb,
+                    redact_values(&e.find_root().to_string())
+                )
+            } else {
+                at(redact_values(&e.to_string()))
+            }
+        })?;
         n += b.num_rows();
         if n > cap {
             return Err(format!(
