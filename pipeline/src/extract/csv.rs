@@ -418,13 +418,15 @@ impl<R: Read> Scanner<R> {
             }
             match scan(&self.buf[..self.filled], self.pos, self.eof, &self.opts) {
                 Scan::NeedMore => {
+                    // Reading more may move or overwrite the buffer the records found so
+                    // far point into: hand them out first.
+                    if !records.is_empty() {
+                        break;
+                    }
                     if self.filled - self.pos > self.opts.max_record_bytes {
                         let b = self.skip_too_large()?;
                         bad.push(b);
                         continue;
-                    }
-                    if !records.is_empty() {
-                        break;
                     }
                     self.fill()?;
                 }
@@ -908,6 +910,61 @@ mod tests {
         }
         assert_eq!(ok, vec![2, 4]);
         assert_eq!(bad, vec![(3, Reason::RecordTooLarge, 3002, 40)]);
+    }
+
+    /// A reader that hands out its parts one `read` at a time.
+    struct Parts(Vec<Vec<u8>>);
+
+    impl Read for Parts {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let part = &mut self.0[0];
+            let n = part.len().min(buf.len());
+            buf[..n].copy_from_slice(&part[..n]);
+            part.drain(..n);
+            if part.is_empty() {
+                self.0.remove(0);
+            }
+            Ok(n)
+        }
+    }
+
+    /// Regression (csv fuzz target): skipping an over-long record read more input into
+    /// the buffer that records already found in the chunk pointed into — a panic at the
+    /// end of the file, and rows with other rows' bytes in the middle of it.
+    #[test]
+    fn records_survive_skipping_a_too_large_record_after_them() {
+        let o = ScanOptions {
+            max_record_bytes: 1024,
+            ..O
+        };
+        let long = "y".repeat(1500);
+        for parts in [
+            vec![format!("id,name\n1,a\n2,{long}")],
+            vec![format!("id,name\n1,a\n2,{long}"), format!("{long}\n3,c\n")],
+        ] {
+            let reader = Parts(parts.into_iter().map(String::into_bytes).collect());
+            let mut s = Scanner::new(reader, Path::new("t.csv"), o, 10, Encoding::Utf8);
+            s.read_header().unwrap();
+            let mut rows = vec![];
+            let mut bad = vec![];
+            while let Some(c) = s.next_chunk(100).unwrap() {
+                for r in &c.records {
+                    rows.push((
+                        r.line,
+                        fields_of(std::str::from_utf8(&c.data[r.start..r.end]).unwrap()),
+                    ));
+                }
+                bad.extend(c.bad.iter().map(|b| (b.line, b.reason)));
+            }
+            assert_eq!(rows[0], (2, vec!["1".to_string(), "a".to_string()]));
+            assert_eq!(bad, vec![(3, Reason::RecordTooLarge)]);
+            if rows.len() > 1 {
+                assert_eq!(rows[1], (4, vec!["3".to_string(), "c".to_string()]));
+            }
+        }
     }
 
     #[test]
