@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod fuzzing;
 pub mod golden;
 pub mod logging;
 pub mod matching;

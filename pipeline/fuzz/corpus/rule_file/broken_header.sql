@@ -1,0 +1,5 @@
+-- id: x
+-- id: y
+-- severity: loud
+-- param.n: {{n}}
+SELECT {{n}} FROM {{source}};

@@ -1,0 +1,6 @@
+#![no_main]
+//! Body and invariants: `recon::fuzzing::coerce`.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| recon::fuzzing::coerce(data));
