@@ -484,15 +484,24 @@ fn outputs_are_not_world_readable() {
     use std::os::unix::fs::PermissionsExt;
     let t = tmp();
     assert_code(&run(&demo_config(), t.path(), AS_OF), 0);
-    let dir = run_dir(t.path(), AS_OF);
-    for p in [
-        dir.join("quarantine.parquet"),
-        dir.join("manifest.json"),
-        dir.join("staged/crm_accounts.parquet"),
-    ] {
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode & 0o007, 0, "{} has mode {mode:o}", p.display());
+    // Every file of the run at most 0640, every directory at most 0750.
+    let mut stack = vec![run_dir(t.path(), AS_OF)];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !0o750, 0, "{} has mode {mode:o}", d.display());
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode & !0o640, 0, "{} has mode {mode:o}", p.display());
+                files += 1;
+            }
+        }
     }
+    assert!(files > 10, "{files} files checked");
 }
 
 #[test]
