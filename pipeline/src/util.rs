@@ -32,3 +32,33 @@ mod tests {
         );
     }
 }
+
+/// Debug-level timings of the phases inside a stage (`-v` shows them): what a profile
+/// of a slow night starts from.
+pub struct Phases {
+    stage: &'static str,
+    entity: String,
+    t: std::time::Instant,
+}
+
+impl Phases {
+    pub fn new(stage: &'static str, entity: &str) -> Phases {
+        Phases {
+            stage,
+            entity: entity.to_string(),
+            t: std::time::Instant::now(),
+        }
+    }
+
+    /// Logs the time since the previous lap under `phase`.
+    pub fn lap(&mut self, phase: &str) {
+        tracing::debug!(
+            stage = self.stage,
+            entity = %self.entity,
+            phase,
+            duration_ms = self.t.elapsed().as_millis() as u64,
+            "phase"
+        );
+        self.t = std::time::Instant::now();
+    }
+}

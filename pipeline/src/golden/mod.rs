@@ -364,6 +364,7 @@ pub fn run(
         .collect();
     for m in &matched.entities {
         let e = &m.config;
+        let mut phase = crate::util::Phases::new("golden", &e.name);
         let g = cfg.golden.entities.iter().find(|g| g.name == e.name);
         let attrs = attributes_for(m, g);
         let priority: Vec<String> = match g {
@@ -405,6 +406,7 @@ pub fn run(
         let mut seen = std::collections::HashSet::new();
         fields.retain(|f| seen.insert(f.clone()));
         let extra = load_extra(run.path(), cfg, m, &fields)?;
+        phase.lap("load_extra");
         let n = m.records.len();
         let country = extra.cols.field(&e.country_field);
         let cty = |i: usize| country.and_then(|c| c.get(i));
@@ -429,8 +431,11 @@ pub fn run(
                 AttrData { std, valid }
             })
             .collect();
+        phase.lap("standardise");
         // Clusters, in order of their smallest (source, key).
-        let mut by_cluster: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        // (Hash order does not matter: the clusters are sorted below by their first
+        // record, which belongs to exactly one cluster.)
+        let mut by_cluster: HashMap<&str, Vec<usize>> = HashMap::with_capacity(n);
         for i in 0..n {
             by_cluster
                 .entry(m.cluster_ids[i].as_str())
@@ -438,7 +443,7 @@ pub fn run(
                 .push(i);
         }
         let mut clusters: Vec<Vec<usize>> = by_cluster.into_values().collect();
-        for c in clusters.iter_mut() {
+        clusters.par_iter_mut().for_each(|c| {
             c.sort_by(|&x, &y| {
                 (
                     m.records.source_name(x),
@@ -451,8 +456,8 @@ pub fn run(
                         m.records.lines[y],
                     ))
             });
-        }
-        clusters.sort_by(|a, b| {
+        });
+        clusters.par_sort_by(|a, b| {
             (m.records.source_name(a[0]), m.records.key(a[0]))
                 .cmp(&(m.records.source_name(b[0]), m.records.key(b[0])))
         });
@@ -472,6 +477,7 @@ pub fn run(
                 v
             })
             .collect();
+        phase.lap("clusters");
         let prev_e: HashMap<(String, String), String> = previous
             .iter()
             .filter(|((en, _, _), _)| en == &e.name)
@@ -481,6 +487,7 @@ pub fn run(
             .map(|g| g.prefix().to_string())
             .unwrap_or_else(|| e.name.clone());
         let asg = ids::assign(&e.name, &prefix, &member_keys, &prev_e, &registry, as_of);
+        phase.lap("ids");
         let mut golden_of = vec![String::new(); n];
         for (c, members) in clusters.iter().enumerate() {
             for &i in members {
@@ -512,6 +519,7 @@ pub fn run(
             ));
         }
 
+        phase.lap("crosswalk_rows");
         // Pair probabilities, for evidence.
         let prob: HashMap<(u32, u32), f64> = m
             .pairs
@@ -524,69 +532,73 @@ pub fn run(
             .map(|i| attr_col.iter().filter(|c| c.get(i).is_some()).count())
             .collect();
 
+        phase.lap("pair_index");
         // Survivorship.
-        let mut golden_rows: Vec<Vec<(Option<String>, Option<usize>)>> =
-            Vec::with_capacity(clusters.len());
-        for members in &clusters {
-            let mut row = Vec::with_capacity(attrs.len());
-            for (ai, a) in attrs.iter().enumerate() {
-                let col = attr_col[ai];
-                let mut cands: Vec<usize> = members
-                    .iter()
-                    .copied()
-                    .filter(|&i| col.get(i).is_some())
-                    .collect();
-                let ad = &attr_data[ai];
-                if a.validate != Validate::None {
-                    cands.retain(|&i| ad.valid[i]);
-                }
-                let mut order: Vec<Rule> = vec![a.rule];
-                order.extend(a.tie_breakers.iter().copied());
-                let freqs: HashMap<usize, usize> = if order.contains(&Rule::MostFrequent) {
-                    cands
+        // Clusters are independent: survivorship runs on both cores, in cluster order.
+        let golden_rows: Vec<Vec<(Option<String>, Option<usize>)>> = clusters
+            .par_iter()
+            .map(|members| {
+                let mut row = Vec::with_capacity(attrs.len());
+                for (ai, a) in attrs.iter().enumerate() {
+                    let col = attr_col[ai];
+                    let mut cands: Vec<usize> = members
                         .iter()
-                        .map(|&i| (i, cands.iter().filter(|&&j| ad.same(a, i, j)).count()))
-                        .collect()
-                } else {
-                    HashMap::new()
-                };
-                let freq = |i: usize| freqs.get(&i).copied().unwrap_or(0);
-                let key_of = |r: Rule, i: usize| -> i64 {
-                    match r {
-                        Rule::SourcePriority => rank(m.records.source[i]) as i64,
-                        Rule::MostRecent => -extra.updated[i].unwrap_or(i64::MIN / 2),
-                        Rule::MostComplete => -(completeness[i] as i64),
-                        Rule::MostFrequent => -(freq(i) as i64),
-                        Rule::Longest => {
-                            -(col.get(i).map(|v| v.chars().count()).unwrap_or(0) as i64)
-                        }
+                        .copied()
+                        .filter(|&i| col.get(i).is_some())
+                        .collect();
+                    let ad = &attr_data[ai];
+                    if a.validate != Validate::None {
+                        cands.retain(|&i| ad.valid[i]);
                     }
-                };
-                cands.sort_by(|&x, &y| {
-                    for r in &order {
-                        let o = key_of(*r, x).cmp(&key_of(*r, y));
-                        if o != std::cmp::Ordering::Equal {
-                            return o;
+                    let mut order: Vec<Rule> = vec![a.rule];
+                    order.extend(a.tie_breakers.iter().copied());
+                    let freqs: HashMap<usize, usize> = if order.contains(&Rule::MostFrequent) {
+                        cands
+                            .iter()
+                            .map(|&i| (i, cands.iter().filter(|&&j| ad.same(a, i, j)).count()))
+                            .collect()
+                    } else {
+                        HashMap::new()
+                    };
+                    let freq = |i: usize| freqs.get(&i).copied().unwrap_or(0);
+                    let key_of = |r: Rule, i: usize| -> i64 {
+                        match r {
+                            Rule::SourcePriority => rank(m.records.source[i]) as i64,
+                            Rule::MostRecent => -extra.updated[i].unwrap_or(i64::MIN / 2),
+                            Rule::MostComplete => -(completeness[i] as i64),
+                            Rule::MostFrequent => -(freq(i) as i64),
+                            Rule::Longest => {
+                                -(col.get(i).map(|v| v.chars().count()).unwrap_or(0) as i64)
+                            }
                         }
-                    }
-                    (
-                        rank(m.records.source[x]),
-                        m.records.key(x),
-                        m.records.lines[x],
-                    )
-                        .cmp(&(
-                            rank(m.records.source[y]),
-                            m.records.key(y),
-                            m.records.lines[y],
-                        ))
-                });
-                row.push(match cands.first() {
-                    Some(&w) => (col.get(w).map(str::to_string), Some(w)),
-                    None => (None, None),
-                });
-            }
-            golden_rows.push(row);
-        }
+                    };
+                    cands.sort_by(|&x, &y| {
+                        for r in &order {
+                            let o = key_of(*r, x).cmp(&key_of(*r, y));
+                            if o != std::cmp::Ordering::Equal {
+                                return o;
+                            }
+                        }
+                        (
+                            rank(m.records.source[x]),
+                            m.records.key(x),
+                            m.records.lines[x],
+                        )
+                            .cmp(&(
+                                rank(m.records.source[y]),
+                                m.records.key(y),
+                                m.records.lines[y],
+                            ))
+                    });
+                    row.push(match cands.first() {
+                        Some(&w) => (col.get(w).map(str::to_string), Some(w)),
+                        None => (None, None),
+                    });
+                }
+                row
+            })
+            .collect();
+        phase.lap("survivorship");
         let golden_batch = golden_batch(
             e.name.as_str(),
             &attrs,
@@ -603,6 +615,7 @@ pub fn run(
             &[golden_batch],
         )?;
 
+        phase.lap("golden_write");
         // Findings.
         let owner = |i: usize| m.records.source_name(i).to_string();
         let record_finding = |ft: &'static str,
@@ -624,7 +637,10 @@ pub fn run(
             detail,
             evidence,
         };
-        for members in &clusters {
+        let cluster_findings: Vec<Vec<Finding>> = clusters
+            .par_iter()
+            .map(|members| {
+            let mut findings: Vec<Finding> = Vec::new();
             // Duplicates: several records of one source in one cluster.
             let mut per_source: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
             for &i in members {
@@ -730,7 +746,11 @@ pub fn run(
                     }
                 }
             }
-        }
+            findings
+            })
+            .collect();
+        findings.extend(cluster_findings.into_iter().flatten());
+        phase.lap("cluster_findings");
         // Stale by SLA.
         for i in 0..n {
             let src = cfg.source(m.records.source_name(i)).expect("member");
@@ -753,6 +773,7 @@ pub fn run(
                 }
             }
         }
+        phase.lap("sla");
         // ID mismatches of declared references between sources of this entity.
         for (si, column, ti, tcol, alias) in &refs {
             let rule = match alias {
@@ -856,6 +877,7 @@ pub fn run(
                 }
             }
         }
+        phase.lap("references");
     }
     findings.sort_by(|a, b| {
         (
@@ -975,18 +997,15 @@ fn golden_batch(
             DataType::Utf8,
             true,
         ));
-        cols.push(Arc::new(StringArray::from(
-            rows.iter().map(|r| r[ai].0.clone()).collect::<Vec<_>>(),
+        cols.push(Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r[ai].0.as_deref()),
         )));
-        cols.push(Arc::new(StringArray::from(
+        cols.push(Arc::new(StringArray::from_iter(
             rows.iter()
-                .map(|r| r[ai].1.map(|i| m.records.source_name(i).to_string()))
-                .collect::<Vec<_>>(),
+                .map(|r| r[ai].1.map(|i| m.records.source_name(i))),
         )));
-        cols.push(Arc::new(StringArray::from(
-            rows.iter()
-                .map(|r| r[ai].1.map(|i| m.records.key(i).to_string()))
-                .collect::<Vec<_>>(),
+        cols.push(Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r[ai].1.map(|i| m.records.key(i))),
         )));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
