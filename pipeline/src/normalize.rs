@@ -171,6 +171,18 @@ const ADDRESS_WORDS: &[(&str, &str)] = &[
     ("ste", "suite"),
     ("fl", "floor"),
     ("bldg", "building"),
+    // French and Spanish forms ("7 r. de la Gare", "C/ San Juan", "Avda. de Madrid").
+    ("r", "rue"),
+    ("bd", "boulevard"),
+    ("ch", "chemin"),
+    ("imp", "impasse"),
+    ("c", "calle"),
+    ("cl", "calle"),
+    ("avda", "avenue"),
+    ("avenida", "avenue"),
+    ("pza", "plaza"),
+    ("pso", "paseo"),
+    ("ctra", "carretera"),
 ];
 
 /// Folds a street address and spells out common abbreviations ("100 Main St." and
@@ -317,6 +329,12 @@ pub fn phone(s: &str, country: Option<&str>) -> Option<String> {
         .next()
         .unwrap_or("");
     let trimmed = main.trim_start();
+    // "+44 (0)20 …": the bracketed trunk 0 is dialled only from inside the country.
+    let main = if trimmed.starts_with('+') || trimmed.starts_with("00") {
+        std::borrow::Cow::Owned(main.replace("(0)", ""))
+    } else {
+        std::borrow::Cow::Borrowed(main)
+    };
     let digits: String = main.chars().filter(|c| c.is_ascii_digit()).collect();
     if digits.is_empty() {
         return None;
@@ -575,6 +593,13 @@ mod tests {
         assert_eq!(address("100 Main St."), "100 main street");
         assert_eq!(address("100 Main Street"), "100 main street");
         assert_eq!(address("1007 Mountain Dr"), "1007 mountain drive");
+        assert_eq!(address("7 r. de la Gare"), address("7 rue de la Gare"));
+        assert_eq!(address("C/ San Juan 180"), address("Calle San Juan 180"));
+        assert_eq!(
+            address("Avda. de Madrid 102"),
+            address("Avenida de Madrid 102")
+        );
+        assert_eq!(address("Pza. San Juan 79"), address("Plaza San Juan 79"));
         assert_eq!(address("Friedrichstr 68"), "friedrichstrasse 68");
         assert_eq!(address("Fichtenstraße 36"), "fichtenstrasse 36");
         assert_eq!(
@@ -632,6 +657,15 @@ mod tests {
         assert_eq!(
             phone("+1 212 555 0124 x 12", None).as_deref(),
             Some("+12125550124")
+        );
+        // The bracketed trunk prefix of the international form is not dialled.
+        assert_eq!(
+            phone("+44 (0)116 869 0991", None).as_deref(),
+            Some("+441168690991")
+        );
+        assert_eq!(
+            phone("0044 (0)20 7946 0018", None).as_deref(),
+            Some("+442079460018")
         );
         assert_eq!(phone("call me", None), None);
         assert!(is_valid_phone("+1 217-555-0100", Some("US")));
