@@ -106,10 +106,15 @@ pub fn validate_format(fmt: &str, ty: ColumnType) -> Result<(), String> {
 
 /// Default formats when a column declares none.
 pub const DEFAULT_DATE_FORMATS: &[&str] = &["%Y-%m-%d"];
+/// ISO 8601 with `T` or a space, an optional fraction, and `Z`, `z`, `±HH:MM` or no
+/// offset (local time); or a date alone. The fast path accepts a subset of these.
 pub const DEFAULT_TIMESTAMP_FORMATS: &[&str] = &[
     "%Y-%m-%dT%H:%M:%S%.f%:z",
     "%Y-%m-%d %H:%M:%S%.f%:z",
     "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%d %H:%M:%S%.fZ",
+    "%Y-%m-%dT%H:%M:%S%.fz",
+    "%Y-%m-%d %H:%M:%S%.fz",
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d %H:%M:%S%.f",
     "%Y-%m-%d",
@@ -132,6 +137,8 @@ struct CompiledFormat {
     items: Vec<Item<'static>>,
     has_offset: bool,
     has_time: bool,
+    /// The format ends with a literal `Z` (or `z`): the time is UTC.
+    utc_literal: bool,
 }
 
 impl Coercer {
@@ -149,7 +156,17 @@ impl Coercer {
             list.iter()
                 .map(|f| {
                     let items = StrftimeItems::new(f).parse_to_owned().unwrap_or_default();
+                    let last = items
+                        .iter()
+                        .rev()
+                        .find(|i| !matches!(i, Item::Space(_) | Item::OwnedSpace(_)));
+                    let utc_literal = match last {
+                        Some(Item::Literal(l)) => l.ends_with(['Z', 'z']),
+                        Some(Item::OwnedLiteral(l)) => l.ends_with(['Z', 'z']),
+                        _ => false,
+                    };
                     CompiledFormat {
+                        utc_literal,
                         has_offset: f.contains("%z")
                             || f.contains("%:z")
                             || f.contains("%#z")
@@ -225,7 +242,10 @@ impl Coercer {
             if chrono::format::parse(&mut parsed, s, f.items.iter()).is_err() {
                 continue;
             }
-            if f.has_offset
+            if f.utc_literal && parsed.offset().is_none() {
+                let _ = parsed.set_offset(0);
+            }
+            if (f.has_offset || f.utc_literal)
                 && let Ok(dt) = parsed.to_datetime()
             {
                 return Ok(dt.timestamp_micros());
@@ -239,6 +259,9 @@ impl Coercer {
                     .map(|d| NaiveDateTime::new(d, NaiveTime::MIN))
             };
             if let Some(n) = naive {
+                if f.utc_literal {
+                    return Ok(n.and_utc().timestamp_micros());
+                }
                 return match self.tz.from_local_datetime(&n).earliest() {
                     Some(dt) => Ok(dt.timestamp_micros()),
                     None => Err(format!(
@@ -596,6 +619,51 @@ mod tests {
             ny.parse(Cow::from("1970-01-01 00:00:00")),
             Ok(Value::Ts(5 * 3600 * 1_000_000))
         );
+    }
+
+    /// Regressions (coerce fuzz target): a literal `Z` in a declared format means UTC,
+    /// not the source's time zone; and whatever the ISO fast path accepts, the default
+    /// formats accept with the same value (lower-case `z`, a space before `Z`).
+    #[test]
+    fn a_literal_z_is_utc_and_the_fast_path_agrees_with_the_formats() {
+        let ny = chrono_tz::America::New_York;
+        for f in [
+            "%Y-%m-%dT%H:%M:%SZ",
+            "%Y-%m-%dT%H:%M:%S%.fz",
+            "%d.%m.%Y %H:%M Z",
+        ] {
+            let c = Coercer::new(ColumnType::Timestamp, &[f.to_string()], ny);
+            let text = chrono::DateTime::from_timestamp(3600, 0)
+                .unwrap()
+                .format(f)
+                .to_string();
+            assert_eq!(
+                c.parse(Cow::from(text.as_str())),
+                Ok(Value::Ts(3_600_000_000)),
+                "{f}"
+            );
+        }
+        let defaults: Vec<String> = DEFAULT_TIMESTAMP_FORMATS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for tz in [chrono_tz::UTC, ny] {
+            let fast = Coercer::new(ColumnType::Timestamp, &[], tz);
+            let slow = Coercer::new(ColumnType::Timestamp, &defaults, tz);
+            for text in [
+                "3024-03-31T02:30:00.1248z",
+                "2024-01-01 10:00:00Z",
+                "2024-01-01 10:00:00.5z",
+                "2024-01-01T10:00:00Z",
+                "2024-01-01T10:00:00+05:30",
+                "2024-01-01 10:00:00",
+                "2024-07-01T10:00:00.123456789",
+            ] {
+                let f = fast.parse(Cow::from(text));
+                assert!(f.is_ok(), "{text}");
+                assert_eq!(slow.parse(Cow::from(text)), f, "{text} in {tz}");
+            }
+        }
     }
 
     #[test]
