@@ -112,12 +112,14 @@ impl<R: Read> LineChunker<R> {
                 Some(k) => (self.pos + k, self.pos + k + 1),
                 None if self.eof => (self.filled, self.filled),
                 None => {
+                    // Hand out the lines found so far first: skipping refills the
+                    // buffer they point into.
+                    if !records.is_empty() || !bad.is_empty() {
+                        break;
+                    }
                     if self.filled - self.pos > self.max_record_bytes {
                         bad.push(self.skip_too_large()?);
                         continue;
-                    }
-                    if !records.is_empty() || !bad.is_empty() {
-                        break;
                     }
                     self.fill()?;
                     continue;
