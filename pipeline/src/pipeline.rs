@@ -167,7 +167,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
 
     let t = Instant::now();
     let unknown = std::sync::Mutex::new(Vec::new());
-    let matched = crate::matching::run(
+    let mut matched = crate::matching::run(
         cfg,
         &mut run,
         as_of,
@@ -180,6 +180,12 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
         duration_ms: t.elapsed().as_millis() as u64,
     });
     test_pause("match");
+    // The match outputs are written: the prepared comparisons and the raw matching
+    // fields are not needed by golden records, and are the bulk of matching's memory.
+    for e in &mut matched.entities {
+        e.comparisons = Vec::new();
+        e.records.fields = Default::default();
+    }
 
     let t = Instant::now();
     let unknown = unknown.into_inner().expect("lock");

@@ -18,21 +18,6 @@ pub fn days_to_date(days: i32) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(days + 719_163)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn date_round_trip() {
-        let d = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
-        assert_eq!(days_to_date(date_to_days(d)), Some(d));
-        assert_eq!(
-            date_to_days(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()),
-            0
-        );
-    }
-}
-
 /// Debug-level timings of the phases inside a stage (`-v` shows them): what a profile
 /// of a slow night starts from.
 pub struct Phases {
@@ -60,5 +45,20 @@ impl Phases {
             "phase"
         );
         self.t = std::time::Instant::now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_round_trip() {
+        let d = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        assert_eq!(days_to_date(date_to_days(d)), Some(d));
+        assert_eq!(
+            date_to_days(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()),
+            0
+        );
     }
 }
