@@ -153,14 +153,7 @@ fn load_extra(run_dir: &Path, cfg: &Config, m: &EntityMatch, fields: &[String]) 
             updated.extend(std::iter::repeat_n(None, rows));
             continue;
         };
-        let mask =
-            datafusion::parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [ci]);
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(64 * 1024)
-            .build()
-            .map_err(|e| Error::parquet(format!("cannot read {}", path.display()), e))?;
-        for b in reader {
+        for b in crate::matching::records::projected(builder, [ci], &path)? {
             let b = b.map_err(|e| Error::arrow(format!("cannot read {}", path.display()), e))?;
             let t = cast(
                 b.column(0),

@@ -130,13 +130,7 @@ pub fn load(run_dir: &Path, sources: &[String], fields: &[String]) -> Result<Rec
             .iter()
             .map(|c| schema.index_of(c).expect("present"))
             .collect();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(64 * 1024)
-            .build()
-            .map_err(|e| Error::parquet(format!("cannot read {}", path.display()), e))?;
-        for b in reader {
+        for b in projected(builder, roots, &path)? {
             let b = b.map_err(|e| Error::arrow(format!("cannot read {}", path.display()), e))?;
             let n = b.num_rows();
             let keys = b
@@ -173,4 +167,18 @@ pub fn load(run_dir: &Path, sources: &[String], fields: &[String]) -> Result<Rec
         }
     }
     Ok(rec)
+}
+
+/// Reads only the given top-level columns of a staged Parquet file, 64k rows a batch.
+pub fn projected(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    roots: impl IntoIterator<Item = usize>,
+    path: &Path,
+) -> Result<datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| Error::parquet(format!("cannot read {}", path.display()), e))
 }
