@@ -136,6 +136,14 @@ pub struct RunArgs {
     /// Score with this model.json (from an earlier run) instead of training a model.
     #[arg(long)]
     pub model: Option<PathBuf>,
+
+    /// Nightly mode: reuse the previous run's model (unless --model is given) and its
+    /// comparison cache, comparing only pairs that touch a new or changed record. Gives
+    /// the same outputs as a full run with that model. Writes the cache for the next night;
+    /// with no earlier run it trains and compares in full. Retrain now and then with a
+    /// run without this flag.
+    #[arg(long)]
+    pub incremental: bool,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {

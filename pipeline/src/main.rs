@@ -30,6 +30,7 @@ fn dispatch(cli: Cli, progress: &Progress) -> Result<i32, Error> {
                 as_of: args.as_of,
                 output: args.output,
                 model: args.model,
+                incremental: args.incremental,
             };
             let outcome = pipeline::run(&cfg, &opts, progress)?;
             for line in &outcome.summary {

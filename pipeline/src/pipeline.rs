@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub output: Option<PathBuf>,
     /// A model.json to score with instead of training.
     pub model: Option<PathBuf>,
+    /// Reuse the previous run's model and comparison cache (`--incremental`).
+    pub incremental: bool,
 }
 
 /// What a completed run reports back to the command line.
@@ -167,11 +169,35 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
 
     let t = Instant::now();
     let unknown = std::sync::Mutex::new(Vec::new());
+    let incremental = if opts.incremental {
+        let previous = crate::output::list_run_dates(&root)?
+            .into_iter()
+            .rev()
+            .find(|d| *d < as_of)
+            .map(|d| (root.join(crate::output::run_dir_name(d)), d.to_string()));
+        if previous.is_none() {
+            tracing::info!("incremental: no earlier run; this run trains and compares in full");
+        }
+        Some(crate::matching::Incremental { previous })
+    } else {
+        None
+    };
+    let previous_model = incremental
+        .as_ref()
+        .and_then(|i| i.previous.as_ref())
+        .map(|(dir, _)| dir.join(crate::matching::MODEL_FILE))
+        .filter(|p| p.is_file());
+    let model_source = match (&opts.model, &previous_model) {
+        (Some(p), _) => crate::matching::ModelSource::File(p),
+        (None, Some(p)) => crate::matching::ModelSource::Previous(p),
+        (None, None) => crate::matching::ModelSource::Train,
+    };
     let mut matched = crate::matching::run(
         cfg,
         &mut run,
         as_of,
-        opts.model.as_deref(),
+        model_source,
+        incremental.as_ref(),
         &|entity, records| crate::golden::constraints(&decisions, entity, records, &unknown),
         progress,
     )?;

@@ -7,6 +7,7 @@
 //! `clusters.parquet`, `review_queue.parquet` and `model.json`.
 
 pub mod block;
+pub mod cache;
 pub mod cluster;
 pub mod compare;
 pub mod evaluate;
@@ -60,6 +61,9 @@ pub struct EntitySummary {
     pub blocking: Vec<BlockingSummary>,
     pub clustering: ClusteringSummary,
     pub timings_ms: HashMap<String, u64>,
+    /// `recon run --incremental`: what came from the previous run's comparison cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<cache::IncrementalSummary>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,16 +198,41 @@ impl MatchOutput {
     }
 }
 
+/// Where matching's model comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum ModelSource<'a> {
+    /// Train a model on this run's data.
+    Train,
+    /// `--model FILE`: score with it; a file that does not fit the config is an error.
+    File(&'a Path),
+    /// The previous run's model (`--incremental`): used per entity where it fits the
+    /// config, otherwise that entity is trained (with a warning).
+    Previous(&'a Path),
+}
+
+/// `--incremental`: the previous committed run (directory and date), if any. Every
+/// entity's comparison cache is written to this run either way.
+#[derive(Debug, Clone, Default)]
+pub struct Incremental {
+    pub previous: Option<(std::path::PathBuf, String)>,
+}
+
 /// Runs matching for every configured entity.
 pub fn run(
     cfg: &Config,
     run: &mut RunDir,
     as_of: chrono::NaiveDate,
-    model_in: Option<&Path>,
+    model_in: ModelSource,
+    incremental: Option<&Incremental>,
     decisions: &dyn Fn(&str, &Records) -> Constraints,
     progress: &crate::progress::Progress,
 ) -> Result<MatchOutput> {
-    let loaded: Option<ModelFile> = match model_in {
+    let (model_path, strict) = match model_in {
+        ModelSource::Train => (None, true),
+        ModelSource::File(p) => (Some(p), true),
+        ModelSource::Previous(p) => (Some(p), false),
+    };
+    let loaded: Option<ModelFile> = match model_path {
         None => None,
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -233,10 +262,18 @@ pub fn run(
                 })
         });
         let prior = match prior {
-            Some(r) => Some(r?),
+            Some(Ok(m)) => Some(m),
+            Some(Err(err)) if strict => return Err(err),
+            Some(Err(_)) => {
+                tracing::warn!(entity = %e.name, "incremental: the previous model has no such entity; training one");
+                None
+            }
             None => None,
         };
-        let m = match_entity(cfg, e, run.path(), prior, decisions)?;
+        let m = match_entity(cfg, e, run.path(), prior, strict, incremental, decisions)?;
+        if m.summary.incremental.is_some() {
+            run.record(&cache::file_name(&e.name), Some(m.summary.candidate_pairs))?;
+        }
         tracing::info!(
             entity = %e.name,
             records = m.summary.records,
@@ -261,6 +298,8 @@ fn match_entity(
     e: &EntityConfig,
     run_dir: &Path,
     prior: Option<Model>,
+    strict_model: bool,
+    incremental: Option<&Incremental>,
     decisions: &dyn Fn(&str, &Records) -> Constraints,
 ) -> Result<EntityMatch> {
     let mut timings = HashMap::new();
@@ -308,12 +347,27 @@ fn match_entity(
         &sort_key,
     );
     lap("block", &mut t);
-    let gammas = fellegi_sunter::gammas(&comps, &cands.a, &cands.b);
+    let (gammas, inc_summary) = match incremental {
+        None => (fellegi_sunter::gammas(&comps, &cands.a, &cands.b), None),
+        Some(inc) => {
+            let (g, s) = incremental_gammas(e, run_dir, inc, &records, &comps, &cands)?;
+            (g, Some(s))
+        }
+    };
     lap("compare", &mut t);
+    let prior = match prior.map(|m| m.check_compatible(&comps).map(|_| m)) {
+        Some(Err(msg)) if strict_model => {
+            return Err(Error::Usage(format!("--model: entity {}: {msg}", e.name)));
+        }
+        Some(Err(msg)) => {
+            tracing::warn!(entity = %e.name, reason = %msg, "incremental: the previous model does not fit the config; training one");
+            None
+        }
+        Some(Ok(m)) => Some(m),
+        None => None,
+    };
     let model = match prior {
         Some(m) => {
-            m.check_compatible(&comps)
-                .map_err(|msg| Error::Usage(format!("--model: entity {}: {msg}", e.name)))?;
             let mut m = m;
             m.training.origin = "loaded".into();
             m
@@ -493,6 +547,7 @@ fn match_entity(
         blocking: reports.iter().map(BlockingSummary::from).collect(),
         clustering: ClusteringSummary::from(&clustering.stats),
         timings_ms: timings,
+        incremental: inc_summary,
     };
     let mut summary = summary;
     summary
@@ -508,6 +563,58 @@ fn match_entity(
         model,
         comparisons: comps,
     })
+}
+
+/// Comparison vectors for an incremental run: reused from the previous run's cache where
+/// possible; the cache for the next run is written either way.
+fn incremental_gammas(
+    e: &EntityConfig,
+    run_dir: &Path,
+    inc: &Incremental,
+    records: &Records,
+    comps: &[Comparison],
+    cands: &block::Candidates,
+) -> Result<(Vec<u64>, cache::IncrementalSummary)> {
+    let fp = cache::fingerprint(e);
+    let hashes = cache::record_hashes(records);
+    let rel = cache::file_name(&e.name);
+    let prev = match &inc.previous {
+        None => Err(("none".to_string(), "no previous run".to_string())),
+        Some((dir, date)) => cache::read(&dir.join(&rel), fp).map_err(|r| (date.clone(), r)),
+    };
+    let (gammas, summary) = match prev {
+        Ok(p) => {
+            let (g, mut s) = cache::gammas(comps, cands, &hashes, &p);
+            s.previous_run = inc.previous.as_ref().map(|x| x.1.clone());
+            tracing::info!(
+                entity = %e.name,
+                previous_run = s.previous_run.as_deref().unwrap_or(""),
+                records_new_or_changed = s.records_new_or_changed,
+                pairs_reused = s.pairs_reused,
+                pairs_compared = s.pairs_compared,
+                "incremental: comparison cache used"
+            );
+            (g, s)
+        }
+        Err((date, reason)) => {
+            tracing::warn!(entity = %e.name, previous_run = %date, reason = %reason, "incremental: comparison cache not used; comparing every pair");
+            let g = fellegi_sunter::gammas(comps, &cands.a, &cands.b);
+            let s = cache::IncrementalSummary {
+                previous_run: None,
+                cache_unused_reason: Some(reason),
+                records_new_or_changed: records.len() as u64,
+                pairs_reused: 0,
+                pairs_compared: g.len() as u64,
+            };
+            (g, s)
+        }
+    };
+    let path = run_dir.join(&rel);
+    if let Some(parent) = path.parent() {
+        crate::output::create_dir_all(parent)?;
+    }
+    cache::write(&path, fp, &hashes, cands, &gammas)?;
+    Ok((gammas, summary))
 }
 
 /// Weight at which the probability equals `p`.

@@ -1,0 +1,339 @@
+//! The comparison cache behind `recon run --incremental`.
+//!
+//! A pair's comparison vector depends only on the two records' matching fields and the
+//! entity's comparison settings, never on the rest of the data. So a run that keeps, per
+//! entity, each record's content hash and every candidate pair's comparison vector lets the
+//! next night reuse the vector of every pair whose two records did not change, and compare
+//! only pairs that touch a new or changed record. Blocking still runs over all records
+//! (so the candidate pairs, including capped blocks, are exactly a full run's), and scoring,
+//! term frequencies and clustering are recomputed from the vectors: the outputs are those of
+//! a full run with the same model.
+//!
+//! File `match_cache/<entity>.bin` in the run directory (internal state, not an analyst
+//! output): magic, format version, settings fingerprint, the record hashes and the pairs,
+//! then an xxh3 checksum of everything before it. A missing, foreign or damaged cache is
+//! never an error: the run says why in the log and compares every pair.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+
+use super::block::Candidates;
+use super::compare::Comparison;
+use super::fellegi_sunter;
+use super::records::Records;
+use super::spec::EntityConfig;
+use crate::error::{Error, Result};
+
+/// Directory of the cache files inside a run directory.
+pub const CACHE_DIR: &str = "match_cache";
+const MAGIC: &[u8; 8] = b"RECONMC\0";
+const VERSION: u32 = 1;
+
+/// Relative path of an entity's cache file (names that are not plain identifiers are
+/// made safe and disambiguated by a hash).
+pub fn file_name(entity: &str) -> String {
+    let safe: String = entity
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe == entity && !safe.is_empty() {
+        format!("{CACHE_DIR}/{entity}.bin")
+    } else {
+        format!(
+            "{CACHE_DIR}/{safe}-{:08x}.bin",
+            xxh3_64(entity.as_bytes()) as u32
+        )
+    }
+}
+
+/// What the incremental comparison did, for the manifest.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IncrementalSummary {
+    /// Run date of the cache used (absent when none could be used).
+    pub previous_run: Option<String>,
+    /// Why the cache was not used, when it was not.
+    pub cache_unused_reason: Option<String>,
+    /// Records whose (source, key, matching fields) were not in the previous run.
+    pub records_new_or_changed: u64,
+    /// Candidate pairs whose comparison vector came from the cache.
+    pub pairs_reused: u64,
+    /// Candidate pairs compared in this run.
+    pub pairs_compared: u64,
+}
+
+/// Fingerprint of everything a comparison vector depends on besides the records: the
+/// comparison settings, the country field (phone normalisation) and the recon version
+/// (normalisers change between versions).
+pub fn fingerprint(e: &EntityConfig) -> u64 {
+    let text = format!(
+        "{}\u{1f}{}\u{1f}{:?}",
+        env!("CARGO_PKG_VERSION"),
+        e.country_field,
+        e.comparisons
+    );
+    xxh3_64(text.as_bytes())
+}
+
+/// Content hash of each record: source, key and the raw text of every matching field
+/// (a null differs from an empty string).
+pub fn record_hashes(records: &Records) -> Vec<u64> {
+    let cols: Vec<_> = records.fields.values().collect();
+    (0..records.len())
+        .into_par_iter()
+        .with_min_len(4096)
+        .map(|i| {
+            let mut h = Xxh3::new();
+            h.update(records.source_name(i).as_bytes());
+            h.update(&[0x1f]);
+            h.update(records.key(i).as_bytes());
+            for c in &cols {
+                match c.get(i) {
+                    Some(v) => {
+                        h.update(&[0x1e]);
+                        h.update(v.as_bytes());
+                    }
+                    None => h.update(&[0x1d]),
+                }
+            }
+            h.digest()
+        })
+        .collect()
+}
+
+/// A previous run's cache, read back.
+pub struct PairCache {
+    pub hashes: Vec<u64>,
+    pub a: Vec<u32>,
+    pub b: Vec<u32>,
+    pub gamma: Vec<u64>,
+}
+
+/// Writes an entity's cache (record hashes, candidate pairs and their vectors).
+pub fn write(
+    path: &Path,
+    fingerprint: u64,
+    hashes: &[u64],
+    cands: &Candidates,
+    gammas: &[u64],
+) -> Result<()> {
+    let f = crate::output::create_file(path)?;
+    let mut w = Checked {
+        inner: BufWriter::with_capacity(1 << 20, f),
+        hash: Xxh3::new(),
+    };
+    let io = |e| Error::io("cannot write the match cache", path, e);
+    w.put(MAGIC).map_err(io)?;
+    w.put(&VERSION.to_le_bytes()).map_err(io)?;
+    w.put(&fingerprint.to_le_bytes()).map_err(io)?;
+    w.put(&(hashes.len() as u64).to_le_bytes()).map_err(io)?;
+    w.put_u64s(hashes).map_err(io)?;
+    w.put(&(cands.len() as u64).to_le_bytes()).map_err(io)?;
+    w.put_u32s(&cands.a).map_err(io)?;
+    w.put_u32s(&cands.b).map_err(io)?;
+    w.put_u64s(gammas).map_err(io)?;
+    let sum = w.hash.digest();
+    w.inner.write_all(&sum.to_le_bytes()).map_err(io)?;
+    let f = w.inner.into_inner().map_err(|e| io(e.into_error()))?;
+    f.sync_all().map_err(io)?;
+    Ok(())
+}
+
+struct Checked<W: Write> {
+    inner: W,
+    hash: Xxh3,
+}
+
+impl<W: Write> Checked<W> {
+    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.hash.update(b);
+        self.inner.write_all(b)
+    }
+    fn put_u64s(&mut self, xs: &[u64]) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        for c in xs.chunks(8 * 1024) {
+            buf.clear();
+            for x in c {
+                buf.extend_from_slice(&x.to_le_bytes());
+            }
+            self.put(&buf)?;
+        }
+        Ok(())
+    }
+    fn put_u32s(&mut self, xs: &[u32]) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(32 * 1024);
+        for c in xs.chunks(8 * 1024) {
+            buf.clear();
+            for x in c {
+                buf.extend_from_slice(&x.to_le_bytes());
+            }
+            self.put(&buf)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a cache written with `fingerprint`; `Err(reason)` when it cannot be used.
+pub fn read(path: &Path, fingerprint: u64) -> std::result::Result<PairCache, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let len = f.metadata().map_err(|e| e.to_string())?.len();
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let mut hash = Xxh3::new();
+    let mut take =
+        |n: usize, r: &mut BufReader<std::fs::File>| -> std::result::Result<Vec<u8>, String> {
+            let mut b = vec![0u8; n];
+            r.read_exact(&mut b)
+                .map_err(|_| "truncated file".to_string())?;
+            hash.update(&b);
+            Ok(b)
+        };
+    let head = take(8 + 4 + 8 + 8, &mut r)?;
+    if &head[..8] != MAGIC {
+        return Err("not a recon match cache".into());
+    }
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8"));
+    let version = u32::from_le_bytes(head[8..12].try_into().expect("4"));
+    if version != VERSION {
+        return Err(format!(
+            "cache format {version}, this recon writes {VERSION}"
+        ));
+    }
+    if u64_at(&head, 12) != fingerprint {
+        return Err("comparison settings or recon version changed".into());
+    }
+    let n = u64_at(&head, 20) as usize;
+    // Sizes must fit the file before anything is allocated.
+    if (n as u64).saturating_mul(8) > len {
+        return Err("record count larger than the file".into());
+    }
+    let hashes = to_u64s(&take(n * 8, &mut r)?);
+    let p = u64_at(&take(8, &mut r)?, 0) as usize;
+    if (p as u64).saturating_mul(16) > len {
+        return Err("pair count larger than the file".into());
+    }
+    let a = to_u32s(&take(p * 4, &mut r)?);
+    let b = to_u32s(&take(p * 4, &mut r)?);
+    let gamma = to_u64s(&take(p * 8, &mut r)?);
+    let mut sum = [0u8; 8];
+    r.read_exact(&mut sum)
+        .map_err(|_| "truncated file".to_string())?;
+    if u64::from_le_bytes(sum) != hash.digest() {
+        return Err("checksum mismatch (damaged file)".into());
+    }
+    if a.iter().chain(&b).any(|&i| i as usize >= n) {
+        return Err("pair refers to a record outside the cache".into());
+    }
+    Ok(PairCache {
+        hashes,
+        a,
+        b,
+        gamma,
+    })
+}
+
+fn to_u64s(b: &[u8]) -> Vec<u64> {
+    b.chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
+        .collect()
+}
+
+fn to_u32s(b: &[u8]) -> Vec<u32> {
+    b.chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+        .collect()
+}
+
+/// Multiplicative hasher for keys that are already well mixed (packed record indices).
+#[derive(Default)]
+struct PackedHasher(u64);
+
+impl Hasher for PackedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (x ^ (x >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Comparison vectors of all candidate pairs: from the cache where both records are
+/// unchanged and the pair was a candidate before, computed otherwise.
+pub fn gammas(
+    comps: &[Comparison],
+    cands: &Candidates,
+    hashes: &[u64],
+    prev: &PairCache,
+) -> (Vec<u64>, IncrementalSummary) {
+    // Previous record index → this run's, for record contents seen exactly once in each
+    // (a record exported twice is compared afresh).
+    let mut now: HashMap<u64, u32> = HashMap::with_capacity(hashes.len());
+    let mut dup_now: std::collections::HashSet<u64> = Default::default();
+    for (i, &h) in hashes.iter().enumerate() {
+        if now.insert(h, i as u32).is_some() {
+            dup_now.insert(h);
+        }
+    }
+    let mut seen_prev: HashMap<u64, u32> = HashMap::with_capacity(prev.hashes.len());
+    for &h in &prev.hashes {
+        *seen_prev.entry(h).or_default() += 1;
+    }
+    let map: Vec<u32> = prev
+        .hashes
+        .iter()
+        .map(|h| match now.get(h) {
+            Some(&i) if !dup_now.contains(h) && seen_prev[h] == 1 => i,
+            _ => u32::MAX,
+        })
+        .collect();
+    let changed = hashes.iter().filter(|h| !seen_prev.contains_key(h)).count() as u64;
+
+    drop(now);
+    drop(seen_prev);
+    // Record order is kept (x < y as in the candidates): a pair whose records swapped
+    // places is compared afresh, so no comparison's symmetry is assumed.
+    let pack = |x: u32, y: u32| ((x as u64) << 32) | y as u64;
+    let mut known: HashMap<u64, u64, BuildHasherDefault<PackedHasher>> =
+        HashMap::with_capacity_and_hasher(prev.a.len(), Default::default());
+    for i in 0..prev.a.len() {
+        let (x, y) = (map[prev.a[i] as usize], map[prev.b[i] as usize]);
+        if x != u32::MAX && y != u32::MAX && x < y {
+            known.insert(pack(x, y), prev.gamma[i]);
+        }
+    }
+    let out: Vec<(u64, bool)> = cands
+        .a
+        .par_iter()
+        .zip(cands.b.par_iter())
+        .with_min_len(4096)
+        .map(|(&x, &y)| match known.get(&pack(x, y)) {
+            Some(&g) => (g, true),
+            None => (
+                fellegi_sunter::gamma_of(comps, x as usize, y as usize),
+                false,
+            ),
+        })
+        .collect();
+    let reused = out.iter().filter(|x| x.1).count() as u64;
+    let summary = IncrementalSummary {
+        previous_run: None,
+        cache_unused_reason: None,
+        records_new_or_changed: changed,
+        pairs_reused: reused,
+        pairs_compared: out.len() as u64 - reused,
+    };
+    (out.into_iter().map(|x| x.0).collect(), summary)
+}

@@ -1,0 +1,268 @@
+//! `recon run --incremental`: over a sequence of nightly input changes, the incremental
+//! run's outputs (crosswalk, golden records, findings, pairs, clusters, review queue, rule
+//! results, scorecard) are identical to a full run's with the same model, and the
+//! comparison cache is really used (or, when damaged, safely ignored).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// Columns that legitimately differ between two runs of the same inputs.
+const VOLATILE: &[&str] = &["run_id", "started_at", "finished_at", "duration_ms"];
+
+/// Every Parquet file under a run directory (relative path → rows).
+fn parquet_outputs(dir: &Path) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                let mut rows = rows(&p);
+                for r in &mut rows {
+                    for v in VOLATILE {
+                        r.remove(*v);
+                    }
+                }
+                out.insert(p.strip_prefix(dir).unwrap().display().to_string(), rows);
+            }
+        }
+    }
+    out
+}
+
+/// Two copies of the demo, edited the same way night by night: one run with
+/// `--incremental`, one run in full with the first night's model.
+struct Twins {
+    _dir: tempfile::TempDir,
+    inc: PathBuf,
+    full: PathBuf,
+}
+
+impl Twins {
+    fn new() -> Twins {
+        let dir = tmp();
+        let text = demo_config_text().replace("../../out/demo", "out");
+        let (inc, full) = (dir.path().join("inc"), dir.path().join("full"));
+        for d in [&inc, &full] {
+            std::fs::create_dir_all(d).unwrap();
+            config_in(d, &text);
+            std::fs::copy(
+                repo().join("fixtures/demo/decisions.csv"),
+                d.join("decisions.csv"),
+            )
+            .unwrap();
+        }
+        Twins {
+            _dir: dir,
+            inc,
+            full,
+        }
+    }
+
+    /// Edits an input in both copies, byte for byte outside the edit (the CRM export is
+    /// Windows-1252: bytes map to chars one to one and back).
+    fn edit(&self, file: &str, f: impl Fn(&str) -> String) {
+        for d in [&self.inc, &self.full] {
+            let p = d.join(file);
+            let text: String = std::fs::read(&p)
+                .unwrap()
+                .iter()
+                .map(|&b| b as char)
+                .collect();
+            let bytes: Vec<u8> = f(&text).chars().map(|c| c as u8).collect();
+            std::fs::write(&p, bytes).unwrap();
+        }
+    }
+
+    fn night(&self, date: &str) -> serde_json::Value {
+        let o = recon()
+            .args(["run", "--incremental", "--config"])
+            .arg(self.inc.join("recon.toml"))
+            .args(["--as-of", date])
+            .output()
+            .unwrap();
+        assert_code(&o, 0);
+        let mut full = recon();
+        full.args(["run", "--config"])
+            .arg(self.full.join("recon.toml"))
+            .args(["--as-of", date]);
+        if date != FIRST {
+            full.arg("--model")
+                .arg(run_dir(&self.full.join("out"), FIRST).join("model.json"));
+        }
+        assert_code(&full.output().unwrap(), 0);
+        let (a, b) = (
+            parquet_outputs(&run_dir(&self.inc.join("out"), date)),
+            parquet_outputs(&run_dir(&self.full.join("out"), date)),
+        );
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "{date}: the same output files"
+        );
+        for (name, rows) in &a {
+            assert!(
+                rows == &b[name],
+                "{date}: {name} differs between the incremental and the full run"
+            );
+        }
+        for f in [
+            "crosswalk.parquet",
+            "match_pairs.parquet",
+            "findings.parquet",
+        ] {
+            assert!(a.contains_key(f), "{date}: {f} written; got {:?}", a.keys());
+        }
+        manifest(&self.inc.join("out"), date)
+    }
+}
+
+const FIRST: &str = "2026-11-02";
+
+fn incremental(m: &serde_json::Value, entity: &str) -> serde_json::Value {
+    m["matching"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entity"] == entity)
+        .unwrap_or_else(|| panic!("entity {entity} in the manifest"))["incremental"]
+        .clone()
+}
+
+#[test]
+fn incremental_runs_equal_full_runs_over_a_sequence_of_changes() {
+    let t = Twins::new();
+
+    // Night 1: no earlier run — everything is compared, the cache is written.
+    let m = t.night(FIRST);
+    let inc = incremental(&m, "customer");
+    assert_eq!(inc["cache_unused_reason"], "no previous run", "{inc}");
+    assert_eq!(inc["pairs_reused"], 0);
+    assert!(
+        run_dir(&t.inc.join("out"), FIRST)
+            .join("match_cache/customer.bin")
+            .is_file()
+    );
+    assert!(
+        m["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["path"] == "match_cache/customer.bin"),
+        "the cache is listed in the manifest"
+    );
+
+    // Night 2: one CRM account's phone changes, a new near-duplicate account arrives, a
+    // billing customer disappears.
+    t.edit("crm_accounts.csv", |s| {
+        let s = s.replace("+1 512-555-0134", "+1 512-555-0199");
+        format!(
+            "{s}0015g00000InTc9AAF,Initech L.L.C.,Customer - Direct,4120 Friedrich Ln,Austin,TX,78744,US,+1 512-555-0134,accounts@initech.example.com,initech.example.com,Walter Skinner,11/02/2017,11/01/2026 02:30 PM\r\n"
+        )
+    });
+    t.edit("billing_customers.csv", |s| {
+        s.lines()
+            .filter(|l| !l.starts_with("cus_Globex00002,"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    });
+    let m = t.night("2026-11-03");
+    let inc = incremental(&m, "customer");
+    assert_eq!(inc["previous_run"], FIRST, "{inc}");
+    assert!(inc["cache_unused_reason"].is_null(), "{inc}");
+    // The edited and the new account; the dropped customer is simply gone.
+    assert_eq!(inc["records_new_or_changed"], 2, "{inc}");
+    let (reused, compared) = (
+        inc["pairs_reused"].as_u64().unwrap(),
+        inc["pairs_compared"].as_u64().unwrap(),
+    );
+    assert!(reused > 0 && compared > 0, "{inc}");
+    assert!(reused > compared, "most pairs come from the cache: {inc}");
+    let customer = m["matching"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entity"] == "customer")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        customer["candidate_pairs"].as_u64().unwrap(),
+        reused + compared
+    );
+    let product = incremental(&m, "product");
+    assert_eq!(product["records_new_or_changed"], 0, "{product}");
+    assert_eq!(product["pairs_compared"], 0, "{product}");
+
+    // Night 3: the previous cache is damaged — it is ignored (with the reason) and the
+    // outputs are still those of a full run; a billing name changes too.
+    let cache = run_dir(&t.inc.join("out"), "2026-11-03").join("match_cache/customer.bin");
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&cache, bytes).unwrap();
+    t.edit("billing_customers.csv", |s| {
+        s.replace(
+            "cus_Acme000001,Acme Corp,",
+            "cus_Acme000001,Acme Corporation,",
+        )
+    });
+    let m = t.night("2026-11-04");
+    let inc = incremental(&m, "customer");
+    assert!(
+        inc["cache_unused_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("checksum")),
+        "{inc}"
+    );
+    assert_eq!(inc["pairs_reused"], 0);
+    let product = incremental(&m, "product");
+    assert!(product["pairs_reused"].as_u64().unwrap() > 0, "{product}");
+
+    // Night 4: nothing changed — every pair comes from the cache.
+    let m = t.night("2026-11-05");
+    let inc = incremental(&m, "customer");
+    assert_eq!(inc["records_new_or_changed"], 0, "{inc}");
+    assert_eq!(inc["pairs_compared"], 0, "{inc}");
+}
+
+#[test]
+fn a_cache_from_other_comparison_settings_is_not_used() {
+    let dir = tmp();
+    let text = demo_config_text().replace("../../out/demo", "out");
+    let cfg = config_in(dir.path(), &text);
+    let run_inc = |date: &str| {
+        let o = recon()
+            .args(["run", "--incremental", "--config"])
+            .arg(&cfg)
+            .args(["--as-of", date])
+            .output()
+            .unwrap();
+        assert_code(&o, 0);
+        manifest(&dir.path().join("out"), date)
+    };
+    run_inc("2026-11-02");
+    // A comparison threshold changes: cached vectors would be wrong for it.
+    let changed = text.replacen("thresholds = [1, 2, 4]", "thresholds = [1, 2, 3]", 1);
+    assert_ne!(changed, text, "the demo config has these thresholds");
+    std::fs::write(&cfg, changed).unwrap();
+    let m = run_inc("2026-11-03");
+    let reasons: Vec<String> = ["customer", "product"]
+        .iter()
+        .map(|e| {
+            incremental(&m, e)["cache_unused_reason"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("settings")),
+        "{reasons:?}"
+    );
+}
