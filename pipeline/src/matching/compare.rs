@@ -322,7 +322,11 @@ impl Comparison {
         match self.method {
             Method::Exact => last,
             Method::JaroWinkler => {
+                let lowest = self.thresholds.iter().copied().fold(1.0, f64::min);
                 let s = if self.ascii[a] && self.ascii[b] {
+                    if kernels::jaro_winkler_below(va.as_bytes(), vb.as_bytes(), lowest) {
+                        return last;
+                    }
                     kernels::jaro_winkler_bytes(va.as_bytes(), vb.as_bytes())
                 } else {
                     kernels::jaro_winkler(va, vb)
@@ -356,12 +360,13 @@ impl Comparison {
                 if self.aux[a] != 0 && self.aux[a] == self.aux[b] {
                     return 1;
                 }
-                let s = if self.ascii[a] && self.ascii[b] {
-                    kernels::jaro_winkler_bytes(va.as_bytes(), vb.as_bytes())
+                let (x, y, t) = (va.as_bytes(), vb.as_bytes(), self.thresholds[0]);
+                let similar = if self.ascii[a] && self.ascii[b] {
+                    !kernels::jaro_winkler_below(x, y, t) && kernels::jaro_winkler_bytes(x, y) >= t
                 } else {
-                    kernels::jaro_winkler(va, vb)
+                    kernels::jaro_winkler(va, vb) >= t
                 };
-                if s >= self.thresholds[0] {
+                if similar {
                     return 2;
                 }
                 if self.aux2[a] != 0 && self.aux2[a] == self.aux2[b] {

@@ -29,6 +29,30 @@ pub fn jaro_winkler_bytes(a: &[u8], b: &[u8]) -> f64 {
     }
 }
 
+/// Whether the Jaro–Winkler similarity of two ASCII strings is certainly below `t`,
+/// judged from their lengths, shared characters and common prefix alone (no matching
+/// window): Jaro ≤ (c/|a| + c/|b| + 1)/3 for c shared characters, and the Winkler boost
+/// grows with Jaro. A cheap first test for blocked pairs with clearly different values;
+/// `false` means "compute it".
+#[inline]
+pub fn jaro_winkler_below(a: &[u8], b: &[u8], t: f64) -> bool {
+    let (la, lb) = (a.len(), b.len());
+    if la == 0 || lb == 0 || la > 127 || lb > 127 {
+        return false;
+    }
+    let l1 = bag_l1(a, b);
+    let common = (la + lb - l1) / 2;
+    let c = common as f64;
+    let mut ub = ((c / la as f64 + c / lb as f64 + 1.0) / 3.0).min(1.0);
+    if common == 0 {
+        ub = 0.0;
+    } else if ub > 0.7 {
+        let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
+        ub += 0.1 * prefix as f64 * (1.0 - ub);
+    }
+    ub + 1e-9 < t
+}
+
 #[inline]
 #[allow(clippy::needless_range_loop)] // bit masks and two slices share the index
 fn jaro_bytes(a: &[u8], b: &[u8]) -> f64 {
@@ -91,23 +115,23 @@ fn levenshtein_bytes(a: &[u8], b: &[u8]) -> usize {
     if a.is_empty() {
         return b.len();
     }
-    if b.is_empty() {
-        return a.len();
+    // One row, updated in place (two rows swapped by value would copy them per row).
+    let mut row = [0u8; STACK];
+    for (j, r) in row.iter_mut().enumerate().take(b.len()) {
+        *r = (j + 1) as u8;
     }
-    let mut prev = [0usize; STACK + 1];
-    let mut cur = [0usize; STACK + 1];
-    for (j, p) in prev.iter_mut().enumerate().take(b.len() + 1) {
-        *p = j;
-    }
+    let mut result = b.len() as u8;
     for (i, &ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
+        let mut diag = i as u8;
+        result = (i + 1) as u8;
         for (j, &cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            let sub = diag + u8::from(ca != cb);
+            diag = row[j];
+            result = sub.min(result + 1).min(diag + 1);
+            row[j] = result;
         }
-        std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    result as usize
 }
 
 /// Damerau–Levenshtein distance (unrestricted: transpositions of non-adjacent edits
@@ -181,13 +205,46 @@ pub fn damerau_levenshtein_within(a: &str, b: &str, max: usize) -> usize {
     if a.len().abs_diff(b.len()) > max * 4 || a.chars().count().abs_diff(b.chars().count()) > max {
         return max + 1;
     }
+    if a.is_ascii() && b.is_ascii() && bag_bound(a.as_bytes(), b.as_bytes()) > max {
+        return max + 1;
+    }
     damerau_levenshtein(a, b)
+}
+
+/// A lower bound of the (Damerau–)Levenshtein distance of two ASCII strings from their
+/// character counts alone: an insertion or deletion changes the counts' L1 difference by
+/// one, a substitution by at most two, a transposition not at all, so the distance is at
+/// least half that difference. Costs a pass over both strings instead of the quadratic
+/// matrix, and settles most blocked pairs with clearly different values.
+#[inline]
+pub fn bag_bound(a: &[u8], b: &[u8]) -> usize {
+    if a.len() > 127 || b.len() > 127 {
+        // Counts could overflow: no bound.
+        return 0;
+    }
+    bag_l1(a, b).div_ceil(2)
+}
+
+/// L1 distance of the byte counts of two strings of at most 127 bytes.
+#[inline]
+fn bag_l1(a: &[u8], b: &[u8]) -> usize {
+    let mut counts = [0i8; 128];
+    for &c in a {
+        counts[(c & 127) as usize] += 1;
+    }
+    for &c in b {
+        counts[(c & 127) as usize] -= 1;
+    }
+    counts.iter().map(|&x| x.unsigned_abs() as usize).sum()
 }
 
 /// Levenshtein distance when it is at most `max`; otherwise some value above `max`.
 #[inline]
 pub fn levenshtein_within(a: &str, b: &str, max: usize) -> usize {
     if a.len().abs_diff(b.len()) > max * 4 || a.chars().count().abs_diff(b.chars().count()) > max {
+        return max + 1;
+    }
+    if a.is_ascii() && b.is_ascii() && bag_bound(a.as_bytes(), b.as_bytes()) > max {
         return max + 1;
     }
     levenshtein(a, b)
@@ -255,6 +312,25 @@ mod tests {
                 );
             }
         }
+        // The bounded forms: exact up to `max`, above `max` beyond it.
+        for a in &s {
+            for b in s.iter().take(60) {
+                let (dl, lev) = (strsim::damerau_levenshtein(a, b), strsim::levenshtein(a, b));
+                assert!(bag_bound(a.as_bytes(), b.as_bytes()) <= dl, "{a:?} {b:?}");
+                let jw = strsim::jaro_winkler(a, b);
+                for t in [0.5, 0.7, 0.8, 0.88, 0.9, 0.95, 1.0] {
+                    if jaro_winkler_below(a.as_bytes(), b.as_bytes(), t) {
+                        assert!(jw < t, "{a:?} {b:?} {jw} {t}");
+                    }
+                }
+                for max in 0..5 {
+                    let got = damerau_levenshtein_within(a, b, max);
+                    assert_eq!(got.min(max + 1), dl.min(max + 1), "{a:?} {b:?} {max}");
+                    let got = levenshtein_within(a, b, max);
+                    assert_eq!(got.min(max + 1), lev.min(max + 1), "{a:?} {b:?} {max}");
+                }
+            }
+        }
         for (a, b) in [
             ("ca", "abc"),
             ("martha", "marhta"),
@@ -276,6 +352,17 @@ mod tests {
                 strsim::levenshtein(a, b).min(3)
             );
         }
+        // The stack kernels' limit (64 bytes) on both sides.
+        let (x64, y64) = (
+            "x".repeat(64),
+            format!("{}{}", "y".repeat(32), "x".repeat(32)),
+        );
+        assert_eq!(levenshtein(&x64, &y64), strsim::levenshtein(&x64, &y64));
+        assert_eq!(levenshtein(&x64, ""), 64);
+        assert_eq!(
+            damerau_levenshtein(&x64, &y64),
+            strsim::damerau_levenshtein(&x64, &y64)
+        );
         let long = "x".repeat(100);
         assert_eq!(levenshtein(&long, "xx"), 98);
         assert!(
