@@ -8,6 +8,11 @@ use recon::cli::{Cli, Command};
 use recon::progress::Progress;
 use recon::{Config, Error, exit_code, logging, pipeline};
 
+/// mimalloc instead of the system allocator: see the note in Cargo.toml and the scale
+/// benchmark in benches/README.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let progress = Progress::new(cli.quiet);
