@@ -348,7 +348,7 @@ pub fn run(
         });
         tracing::warn!(line = d.line, entity = %d.entity, "a decision names a record that does not exist");
     }
-    let mut xw_rows: Vec<(String, String, String, i64, String, String)> = Vec::new();
+    let mut xw_parts: Vec<CrosswalkPart> = Vec::new();
     let mut all_changes: Vec<(String, IdChange)> = Vec::new();
     let mut all_registry: Vec<RegistryEntry> = registry
         .iter()
@@ -425,35 +425,36 @@ pub fn run(
             })
             .collect();
         phase.lap("standardise");
-        // Clusters, in order of their smallest (source, key).
-        // (Hash order does not matter: the clusters are sorted below by their first
-        // record, which belongs to exactly one cluster.)
-        let mut by_cluster: HashMap<&str, Vec<usize>> = HashMap::with_capacity(n);
-        for i in 0..n {
-            by_cluster
-                .entry(m.cluster_ids[i].as_str())
-                .or_default()
-                .push(i);
+        // Records in (source, key, line) order (index last: deterministic), once; the
+        // clusters follow from it in order of their smallest (source, key), each listing
+        // its members in that order — integer work instead of string sorts per cluster.
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.par_sort_unstable_by(|&x, &y| {
+            let (x, y) = (x as usize, y as usize);
+            (
+                m.records.source_name(x),
+                m.records.key(x),
+                m.records.lines[x],
+                x,
+            )
+                .cmp(&(
+                    m.records.source_name(y),
+                    m.records.key(y),
+                    m.records.lines[y],
+                    y,
+                ))
+        });
+        let mut golden_of = vec![u32::MAX; m.cluster_names.len()];
+        let mut clusters: Vec<Vec<usize>> = Vec::with_capacity(m.cluster_names.len());
+        for &i in &order {
+            let c = m.cluster_of[i as usize] as usize;
+            if golden_of[c] == u32::MAX {
+                golden_of[c] = clusters.len() as u32;
+                clusters.push(Vec::new());
+            }
+            clusters[golden_of[c] as usize].push(i as usize);
         }
-        let mut clusters: Vec<Vec<usize>> = by_cluster.into_values().collect();
-        clusters.par_iter_mut().for_each(|c| {
-            c.sort_by(|&x, &y| {
-                (
-                    m.records.source_name(x),
-                    m.records.key(x),
-                    m.records.lines[x],
-                )
-                    .cmp(&(
-                        m.records.source_name(y),
-                        m.records.key(y),
-                        m.records.lines[y],
-                    ))
-            });
-        });
-        clusters.par_sort_by(|a, b| {
-            (m.records.source_name(a[0]), m.records.key(a[0]))
-                .cmp(&(m.records.source_name(b[0]), m.records.key(b[0])))
-        });
+        // golden_of: matching's cluster index → golden cluster index (same clusters).
         let member_keys: Vec<Vec<(String, String)>> = clusters
             .iter()
             .map(|c| {
@@ -481,12 +482,7 @@ pub fn run(
             .unwrap_or_else(|| e.name.clone());
         let asg = ids::assign(&e.name, &prefix, &member_keys, &prev_e, &registry, as_of);
         phase.lap("ids");
-        let mut golden_of = vec![String::new(); n];
-        for (c, members) in clusters.iter().enumerate() {
-            for &i in members {
-                golden_of[i] = asg.ids[c].clone();
-            }
-        }
+        let gid = |i: usize| -> &str { &asg.ids[golden_of[m.cluster_of[i] as usize] as usize] };
         let count = |t: &str| asg.changes.iter().filter(|c| c.change_type == t).count() as u64;
         summary.entities.push(EntityGolden {
             entity: e.name.clone(),
@@ -501,17 +497,16 @@ pub fn run(
             all_changes.push((e.name.clone(), ch.clone()));
         }
         all_registry.extend(asg.registry.iter().cloned());
-        for (i, gid) in golden_of.iter().enumerate() {
-            xw_rows.push((
-                e.name.clone(),
-                m.records.source_name(i).to_string(),
-                m.records.key(i).to_string(),
-                m.records.lines[i],
-                gid.clone(),
-                m.cluster_ids[i].clone(),
-            ));
-        }
-
+        xw_parts.push(CrosswalkPart {
+            m,
+            order,
+            golden_ids: m
+                .cluster_of
+                .iter()
+                .map(|&c| golden_of[c as usize])
+                .collect(),
+            ids: asg.ids.clone(),
+        });
         phase.lap("crosswalk_rows");
         // Pair probabilities, for evidence.
         let prob: HashMap<(u32, u32), f64> = m
@@ -621,7 +616,7 @@ pub fn run(
             finding_type: ft,
             kind,
             entity: e.name.clone(),
-            golden_id: Some(golden_of[i].clone()),
+            golden_id: Some(gid(i).to_string()),
             source: owner(i),
             record_key: m.records.key(i).to_string(),
             related_source: rel.map(|r| m.records.source_name(r).to_string()),
@@ -785,19 +780,14 @@ pub fn run(
                 }
             }
             let vals = extra.cols.field(column).expect("loaded");
-            let cluster_members: HashMap<&str, Vec<usize>> = {
-                let mut h: HashMap<&str, Vec<usize>> = HashMap::new();
-                for j in 0..n {
-                    h.entry(m.cluster_ids[j].as_str()).or_default().push(j);
-                }
-                h
-            };
+            let cluster_members =
+                |i: usize| &clusters[golden_of[m.cluster_of[i] as usize] as usize];
             for i in 0..n {
                 if m.records.source[i] as usize != *si {
                     continue;
                 }
                 // The target record the matcher puts with this one (best evidence first).
-                let should: Option<usize> = cluster_members[m.cluster_ids[i].as_str()]
+                let should: Option<usize> = cluster_members(i)
                     .iter()
                     .copied()
                     .filter(|&j| m.records.source[j] as usize == *ti)
@@ -848,7 +838,7 @@ pub fn run(
                             should.and_then(evidence),
                         )),
                         Some(&t) => {
-                            if m.cluster_ids[t] != m.cluster_ids[i]
+                            if m.cluster_of[t] != m.cluster_of[i]
                                 && let Some(s) = should
                             {
                                 findings.push(record_finding(
@@ -908,7 +898,7 @@ pub fn run(
             .entry(format!("{}/{}", f.finding_type, f.kind))
             .or_default() += 1;
     }
-    write_crosswalk(run, &xw_rows, run_days)?;
+    write_crosswalk(run, xw_parts, run_days)?;
     write_changes(run, &all_changes, run_days)?;
     all_registry.sort_by(|a, b| (&a.entity, &a.golden_id).cmp(&(&b.entity, &b.golden_id)));
     write_registry(run, &all_registry)?;
@@ -1017,40 +1007,51 @@ pub fn crosswalk_schema() -> SchemaRef {
     ]))
 }
 
-fn write_crosswalk(
-    run: &mut RunDir,
-    rows: &[(String, String, String, i64, String, String)],
-    run_days: i32,
-) -> Result<()> {
-    let mut sorted: Vec<&(String, String, String, i64, String, String)> = rows.iter().collect();
-    sorted.sort_by(|a, b| (&a.0, &a.1, &a.2, a.3).cmp(&(&b.0, &b.1, &b.2, b.3)));
+/// One entity's crosswalk rows: its records in (source, key, line) order and each
+/// record's golden id.
+struct CrosswalkPart<'a> {
+    m: &'a EntityMatch,
+    order: Vec<u32>,
+    /// Golden cluster index per record (into `ids`).
+    golden_ids: Vec<u32>,
+    ids: Vec<String>,
+}
+
+fn write_crosswalk(run: &mut RunDir, mut parts: Vec<CrosswalkPart>, run_days: i32) -> Result<()> {
+    // Sorted by (entity, source, record_key, line): entities by name, records in order.
+    parts.sort_by(|a, b| a.m.config.name.cmp(&b.m.config.name));
     let mut sink = run.parquet_writer(CROSSWALK_FILE, crosswalk_schema())?;
-    for chunk in sorted.chunks(64 * 1024) {
-        let n = chunk.len();
-        let b = RecordBatch::try_new(
-            crosswalk_schema(),
-            vec![
-                Arc::new(Date32Array::from(vec![run_days; n])),
-                Arc::new(StringArray::from_iter_values(
-                    chunk.iter().map(|r| r.0.as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    chunk.iter().map(|r| r.1.as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    chunk.iter().map(|r| r.2.as_str()),
-                )),
-                Arc::new(Int64Array::from_iter_values(chunk.iter().map(|r| r.3))),
-                Arc::new(StringArray::from_iter_values(
-                    chunk.iter().map(|r| r.4.as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    chunk.iter().map(|r| r.5.as_str()),
-                )),
-            ],
-        )
-        .map_err(|e| Error::arrow("crosswalk batch", e))?;
-        sink.write(&b)?;
+    for p in &parts {
+        let (m, r) = (p.m, &p.m.records);
+        for chunk in p.order.chunks(64 * 1024) {
+            let n = chunk.len();
+            let b = RecordBatch::try_new(
+                crosswalk_schema(),
+                vec![
+                    Arc::new(Date32Array::from(vec![run_days; n])),
+                    Arc::new(StringArray::from(vec![m.config.name.as_str(); n])),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|&i| r.source_name(i as usize)),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|&i| r.key(i as usize)),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        chunk.iter().map(|&i| r.lines[i as usize]),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk
+                            .iter()
+                            .map(|&i| p.ids[p.golden_ids[i as usize] as usize].as_str()),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|&i| m.cluster_id(i as usize)),
+                    )),
+                ],
+            )
+            .map_err(|e| Error::arrow("crosswalk batch", e))?;
+            sink.write(&b)?;
+        }
     }
     let n = sink.finish()?;
     run.record(CROSSWALK_FILE, Some(n))

@@ -158,8 +158,11 @@ pub struct PairOut {
 pub struct EntityMatch {
     pub config: EntityConfig,
     pub records: Records,
-    /// Cluster id per record.
-    pub cluster_ids: Vec<String>,
+    /// Cluster of each record: an index into `cluster_names` (clusters numbered in
+    /// order of their smallest record index).
+    pub cluster_of: Vec<u32>,
+    /// Cluster id of each cluster (derived from its smallest (source, key)).
+    pub cluster_names: Vec<String>,
     pub cluster_sizes: Vec<u64>,
     /// Pairs at or above the review threshold.
     pub pairs: Vec<PairOut>,
@@ -167,6 +170,13 @@ pub struct EntityMatch {
     pub model: Model,
     /// The prepared comparisons (standardised values), for explaining pairs.
     pub comparisons: Vec<Comparison>,
+}
+
+impl EntityMatch {
+    /// The cluster id of record `i`.
+    pub fn cluster_id(&self, i: usize) -> &str {
+        &self.cluster_names[self.cluster_of[i] as usize]
+    }
 }
 
 /// The matching stage's result.
@@ -179,18 +189,31 @@ impl MatchOutput {
     pub fn link_rates(&self) -> HashMap<String, (u64, u64)> {
         let mut out: HashMap<String, (u64, u64)> = HashMap::new();
         for m in &self.entities {
-            let mut sources_of: HashMap<&str, std::collections::HashSet<u16>> = HashMap::new();
-            for (i, c) in m.cluster_ids.iter().enumerate() {
-                sources_of
-                    .entry(c.as_str())
-                    .or_default()
-                    .insert(m.records.source[i]);
+            // First source seen per cluster, and whether a second one appeared.
+            const NONE: u16 = u16::MAX;
+            let mut first = vec![NONE; m.cluster_names.len()];
+            let mut mixed = vec![false; m.cluster_names.len()];
+            for (i, &c) in m.cluster_of.iter().enumerate() {
+                let s = m.records.source[i];
+                match first[c as usize] {
+                    NONE => first[c as usize] = s,
+                    f if f != s => mixed[c as usize] = true,
+                    _ => {}
+                }
             }
-            for (i, c) in m.cluster_ids.iter().enumerate() {
-                let e = out.entry(m.records.source_name(i).to_string()).or_default();
+            let mut per_source = vec![(0u64, 0u64); m.records.sources.len()];
+            for (i, &c) in m.cluster_of.iter().enumerate() {
+                let e = &mut per_source[m.records.source[i] as usize];
                 e.1 += 1;
-                if sources_of[c.as_str()].len() > 1 {
+                if mixed[c as usize] {
                     e.0 += 1;
+                }
+            }
+            for (si, (linked, total)) in per_source.into_iter().enumerate() {
+                if total > 0 {
+                    let e = out.entry(m.records.sources[si].clone()).or_default();
+                    e.0 += linked;
+                    e.1 += total;
                 }
             }
         }
@@ -480,39 +503,52 @@ fn match_entity(
     lap("cluster", &mut t);
 
     // Cluster ids: derived from the smallest (source, key) member — stable for a run.
-    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+    // Clusters are numbered by their smallest record index (the representative).
+    let mut slot = vec![u32::MAX; n];
+    let mut cluster_of = vec![0u32; n];
+    let mut members: Vec<Vec<u32>> = Vec::new();
     for (i, &r) in clustering.rep.iter().enumerate() {
-        members.entry(r).or_default().push(i as u32);
+        if slot[r as usize] == u32::MAX {
+            slot[r as usize] = members.len() as u32;
+            members.push(Vec::new());
+        }
+        let c = slot[r as usize];
+        cluster_of[i] = c;
+        members[c as usize].push(i as u32);
     }
-    let mut cluster_ids = vec![String::new(); n];
+    drop(slot);
     let mut cluster_sizes = vec![0u64; n];
     let mut largest = 0;
     let mut multi = 0;
-    for m in members.values() {
-        let anchor = m
-            .iter()
-            .min_by(|&&x, &&y| {
-                (records.source_name(x as usize), records.key(x as usize), x).cmp(&(
-                    records.source_name(y as usize),
-                    records.key(y as usize),
-                    y,
-                ))
-            })
-            .copied()
-            .expect("non-empty");
-        let h = compare::hash_str(&format!(
-            "{}\u{1f}{}\u{1f}{}",
-            e.name,
-            records.source_name(anchor as usize),
-            records.key(anchor as usize)
-        ));
-        let id = format!("{}-{:012x}", e.name, h & 0xFFFF_FFFF_FFFF);
+    let cluster_names: Vec<String> = members
+        .par_iter()
+        .map(|m| {
+            let anchor = m
+                .iter()
+                .min_by(|&&x, &&y| {
+                    (records.source_name(x as usize), records.key(x as usize), x).cmp(&(
+                        records.source_name(y as usize),
+                        records.key(y as usize),
+                        y,
+                    ))
+                })
+                .copied()
+                .expect("non-empty");
+            let h = compare::hash_str(&format!(
+                "{}\u{1f}{}\u{1f}{}",
+                e.name,
+                records.source_name(anchor as usize),
+                records.key(anchor as usize)
+            ));
+            format!("{}-{:012x}", e.name, h & 0xFFFF_FFFF_FFFF)
+        })
+        .collect();
+    for m in &members {
         largest = largest.max(m.len() as u64);
         if m.len() > 1 {
             multi += 1;
         }
         for &i in m {
-            cluster_ids[i as usize] = id.clone();
             cluster_sizes[i as usize] = m.len() as u64;
         }
     }
@@ -556,7 +592,8 @@ fn match_entity(
     Ok(EntityMatch {
         config: e.clone(),
         records,
-        cluster_ids,
+        cluster_of,
+        cluster_names,
         cluster_sizes,
         pairs,
         summary,
@@ -830,7 +867,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
                         }
                     }))),
                     Arc::new(BooleanArray::from_iter(chunk.iter().map(|p| {
-                        Some(m.cluster_ids[p.a as usize] == m.cluster_ids[p.b as usize])
+                        Some(m.cluster_of[p.a as usize] == m.cluster_of[p.b as usize])
                     }))),
                     Arc::new(StringArray::from_iter_values(
                         chunk.iter().map(|p| names[p.rule as usize].as_str()),
@@ -847,7 +884,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
             .pairs
             .iter()
             .filter_map(|p| {
-                let same = m.cluster_ids[p.a as usize] == m.cluster_ids[p.b as usize];
+                let same = m.cluster_of[p.a as usize] == m.cluster_of[p.b as usize];
                 if p.weight < match_w && !same {
                     Some((p, "between review and match thresholds"))
                 } else if p.weight >= match_w && !same {
@@ -917,7 +954,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
                         chunk.iter().map(|&i| r.lines[i]),
                     )),
                     Arc::new(StringArray::from_iter_values(
-                        chunk.iter().map(|&i| m.cluster_ids[i].as_str()),
+                        chunk.iter().map(|&i| m.cluster_id(i)),
                     )),
                     Arc::new(Int64Array::from_iter_values(
                         chunk.iter().map(|&i| m.cluster_sizes[i] as i64),
