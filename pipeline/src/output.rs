@@ -21,9 +21,14 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_writer::{
+    ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory, compute_leaves,
+};
+use datafusion::parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::writer::SerializedFileWriter;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -438,19 +443,48 @@ fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
 
 /// A Parquet file being written, counting rows.
 pub struct ParquetSink {
-    writer: ArrowWriter<OutFile>,
+    writer: SerializedFileWriter<OutFile>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// Column writers of the row group being written.
+    columns: Option<Vec<ArrowColumnWriter>>,
+    rows_in_group: usize,
+    max_group_rows: usize,
+    groups: usize,
     path: PathBuf,
     rel: String,
     rows: u64,
 }
 
+/// A streaming Parquet writer that encodes and compresses a batch's columns in parallel
+/// (the same file `ArrowWriter` would write: Arrow schema in the footer, row groups of
+/// the configured size — `ArrowWriter` encodes the columns one after another).
 impl ParquetSink {
     pub fn create(path: &Path, rel: &str, schema: SchemaRef) -> Result<ParquetSink> {
         let f = create_file(path)?;
-        let writer = ArrowWriter::try_new(f, schema, Some(parquet_props()))
-            .map_err(|e| Error::parquet(format!("cannot start writing {rel}"), e))?;
+        let err = |e| Error::parquet(format!("cannot start writing {rel}"), e);
+        let mut props = parquet_props();
+        add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+        let parquet_schema = ArrowSchemaConverter::new()
+            .with_coerce_types(props.coerce_types())
+            .convert(&schema)
+            .map_err(err)?;
+        let max_group_rows = props
+            .max_row_group_row_count()
+            .unwrap_or(1024 * 1024)
+            .max(1);
+        let writer =
+            SerializedFileWriter::new(f, parquet_schema.root_schema_ptr(), Arc::new(props))
+                .map_err(err)?;
+        let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
         Ok(ParquetSink {
             writer,
+            factory,
+            schema,
+            columns: None,
+            rows_in_group: 0,
+            max_group_rows,
+            groups: 0,
             path: path.to_path_buf(),
             rel: rel.to_string(),
             rows: 0,
@@ -463,14 +497,70 @@ impl ParquetSink {
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut batch = batch.clone();
+        while batch.num_rows() > 0 {
+            let room = self.max_group_rows - self.rows_in_group;
+            let now = batch.slice(0, room.min(batch.num_rows()));
+            batch = batch.slice(now.num_rows(), batch.num_rows() - now.num_rows());
+            self.encode(&now)?;
+            if self.rows_in_group >= self.max_group_rows {
+                self.close_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, batch: &RecordBatch) -> Result<()> {
+        let rel = &self.rel;
+        let err = |e| Error::parquet(format!("cannot write {rel}"), e);
+        if self.columns.is_none() {
+            self.columns = Some(
+                self.factory
+                    .create_column_writers(self.groups)
+                    .map_err(err)?,
+            );
+        }
+        let mut leaves: Vec<ArrowLeafColumn> = Vec::new();
+        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            leaves.extend(compute_leaves(field.as_ref(), column).map_err(err)?);
+        }
+        let writers = self.columns.as_mut().expect("created above");
+        writers
+            .par_iter_mut()
+            .zip(leaves.par_iter())
+            .with_max_len(1)
+            .try_for_each(|(w, leaf)| w.write(leaf))
+            .map_err(err)?;
+        self.rows_in_group += batch.num_rows();
         self.rows += batch.num_rows() as u64;
-        self.writer
-            .write(batch)
-            .map_err(|e| Error::parquet(format!("cannot write {}", self.rel), e))
+        Ok(())
+    }
+
+    fn close_group(&mut self) -> Result<()> {
+        let Some(writers) = self.columns.take() else {
+            return Ok(());
+        };
+        let rel = &self.rel;
+        let err = |e| Error::parquet(format!("cannot write {rel}"), e);
+        let chunks = writers
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|w| w.close())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)?;
+        let mut group = self.writer.next_row_group().map_err(err)?;
+        for c in chunks {
+            c.append_to_row_group(&mut group).map_err(err)?;
+        }
+        group.close().map_err(err)?;
+        self.groups += 1;
+        self.rows_in_group = 0;
+        Ok(())
     }
 
     /// Closes the file (flushing and syncing it); returns the number of rows written.
-    pub fn finish(self) -> Result<u64> {
+    pub fn finish(mut self) -> Result<u64> {
+        self.close_group()?;
         let meta = self
             .writer
             .close()
