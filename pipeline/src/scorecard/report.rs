@@ -148,7 +148,14 @@ struct PairView {
     comps: Vec<Explained>,
 }
 
-fn read_pairs(path: &Path, limit: Option<usize>) -> Result<(Vec<PairView>, u64)> {
+/// Reads the pairs of a pairs file whose keys `keep` accepts (at most `limit`), and the
+/// file's row count. Only kept rows are materialised: the match pairs of a large run are
+/// millions of rows, of which the report shows a few.
+fn read_pairs(
+    path: &Path,
+    limit: Option<usize>,
+    keep: &dyn Fn(&str, &str) -> bool,
+) -> Result<(Vec<PairView>, u64)> {
     if !path.is_file() {
         return Ok((Vec::new(), 0));
     }
@@ -186,6 +193,9 @@ fn read_pairs(path: &Path, limit: Option<usize>) -> Result<(Vec<PairView>, u64)>
         for i in 0..b.num_rows() {
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
+            }
+            if !keep(kl.value(i), kr.value(i)) {
+                continue;
             }
             let items = list.value(i);
             let st = items.as_struct();
@@ -628,7 +638,15 @@ pub fn render(inp: &ReportInput) -> Result<String> {
             f.record_key.clone().max(r),
         ));
     }
-    let (pairs, _) = read_pairs(&inp.run_dir.join(crate::matching::PAIRS_FILE), None)?;
+    let wanted_keys: std::collections::HashSet<&str> = wanted
+        .iter()
+        .flat_map(|(a, b)| [a.as_str(), b.as_str()])
+        .collect();
+    let (pairs, _) = read_pairs(
+        &inp.run_dir.join(crate::matching::PAIRS_FILE),
+        None,
+        &|l, r| wanted_keys.contains(l) && wanted_keys.contains(r),
+    )?;
     let mut pair_by: BTreeMap<(String, String), &PairView> = BTreeMap::new();
     for p in &pairs {
         let k = (
@@ -694,8 +712,11 @@ pub fn render(inp: &ReportInput) -> Result<String> {
         .iter()
         .filter(|f| f.finding_type == "stale" || f.finding_type == "conflict")
         .collect();
-    let (review_pairs, review_total) =
-        read_pairs(&inp.run_dir.join(crate::matching::REVIEW_FILE), Some(cap))?;
+    let (review_pairs, review_total) = read_pairs(
+        &inp.run_dir.join(crate::matching::REVIEW_FILE),
+        Some(cap),
+        &|_, _| true,
+    )?;
     let review: Vec<Review> = review_pairs
         .iter()
         .map(|p| Review {
