@@ -775,34 +775,69 @@ pub fn explain(m: &EntityMatch, p: &PairOut) -> Vec<Explained> {
         .collect()
 }
 
-fn comparisons_array(rows: &[Vec<Explained>]) -> ArrayRef {
-    let mut names = Vec::new();
-    let mut levels = Vec::new();
-    let mut labels = Vec::new();
-    let mut weights = Vec::new();
-    let mut ls = Vec::new();
-    let mut rs = Vec::new();
+/// The `comparisons` column of a slice of pairs: what [`explain`] gives, appended straight
+/// into Arrow builders (no owned strings per pair and comparison).
+fn comparisons_array<'a>(m: &EntityMatch, pairs: impl Iterator<Item = &'a PairOut>) -> ArrayRef {
+    use datafusion::arrow::array::StringBuilder;
+    let specs = &m.config.comparisons;
+    let cols: Vec<Vec<&records::StrColumn>> = specs
+        .iter()
+        .map(|c| {
+            c.fields()
+                .iter()
+                .filter_map(|f| m.records.field(f))
+                .collect()
+        })
+        .collect();
+    let (mut names, mut labels) = (StringBuilder::new(), StringBuilder::new());
+    let (mut ls, mut rs) = (StringBuilder::new(), StringBuilder::new());
+    let (mut levels, mut weights) = (Vec::new(), Vec::new());
     let mut offsets = vec![0i32];
-    for r in rows {
-        for x in r {
-            names.push(x.comparison.clone());
-            levels.push(x.level);
-            labels.push(x.label.clone());
-            weights.push(x.weight);
-            ls.push(x.value_l.clone());
-            rs.push(x.value_r.clone());
+    let mut buf = String::new();
+    let mut raw = |cols: &[&records::StrColumn], i: usize, out: &mut StringBuilder| {
+        buf.clear();
+        let mut any = false;
+        for v in cols.iter().filter_map(|c| c.get(i)) {
+            if any {
+                buf.push(' ');
+            }
+            buf.push_str(v);
+            any = true;
         }
-        offsets.push(names.len() as i32);
+        if any {
+            out.append_value(&buf);
+        } else {
+            out.append_null();
+        }
+    };
+    for p in pairs {
+        let (a, b) = (p.a as usize, p.b as usize);
+        let w = m.model.pair_weights(&m.comparisons, a, b, p.gamma);
+        for (k, c) in specs.iter().enumerate() {
+            let l = fellegi_sunter::level_at(p.gamma, k);
+            names.append_value(&c.name);
+            if l == NULL_LEVEL {
+                levels.push(-1i8);
+                labels.append_value("null");
+            } else {
+                levels.push(l as i8);
+                labels.append_value(&m.model.comparisons[k].levels[l as usize]);
+            }
+            weights.push(w[k]);
+            raw(&cols[k], a, &mut ls);
+            raw(&cols[k], b, &mut rs);
+        }
+        offsets.push(levels.len() as i32);
     }
     let st = StructArray::new(
         comparison_fields(),
         vec![
-            Arc::new(StringArray::from(names)) as ArrayRef,
+            Arc::new(names.finish()) as ArrayRef,
             Arc::new(Int8Array::from(levels)),
-            Arc::new(StringArray::from(labels)),
+            Arc::new(labels.finish()),
             Arc::new(Float64Array::from(weights)),
-            Arc::new(StringArray::from(ls)),
-            Arc::new(StringArray::from(rs)),
+            Arc::new(ls.finish()),
+            Arc::new(rs.finish()),
         ],
         None,
     );
@@ -817,6 +852,10 @@ fn comparisons_array(rows: &[Vec<Explained>]) -> ArrayRef {
         None,
     ))
 }
+
+/// Rows per output batch, and batches built in parallel before they are written.
+const OUT_BATCH: usize = 16 * 1024;
+const OUT_PARALLEL: usize = 8;
 
 fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) -> Result<()> {
     let run_date = crate::util::date_to_days(as_of);
@@ -833,10 +872,9 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
             .iter()
             .map(|b| b.name.clone().unwrap_or_else(|| b.keys.join(" & ")))
             .collect();
-        for chunk in m.pairs.chunks(16 * 1024) {
+        let pairs_batch = |chunk: &[PairOut]| {
             let n = chunk.len();
-            let expl: Vec<_> = chunk.par_iter().map(|p| explain(m, p)).collect();
-            let batch = RecordBatch::try_new(
+            RecordBatch::try_new(
                 pairs_schema(),
                 vec![
                     Arc::new(Date32Array::from(vec![run_date; n])),
@@ -872,11 +910,19 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
                     Arc::new(StringArray::from_iter_values(
                         chunk.iter().map(|p| names[p.rule as usize].as_str()),
                     )),
-                    comparisons_array(&expl),
+                    comparisons_array(m, chunk.iter()),
                 ],
             )
-            .map_err(|e| Error::arrow("match pairs batch", e))?;
-            pairs_sink.write(&batch)?;
+            .map_err(|e| Error::arrow("match pairs batch", e))
+        };
+        for group in m.pairs.chunks(OUT_BATCH * OUT_PARALLEL) {
+            let batches: Vec<RecordBatch> = group
+                .par_chunks(OUT_BATCH)
+                .map(pairs_batch)
+                .collect::<Result<_>>()?;
+            for b in &batches {
+                pairs_sink.write(b)?;
+            }
         }
         // Review queue: pairs between the thresholds, and matches the clustering did not
         // join (so a steward sees them too).
@@ -899,7 +945,6 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
             .collect();
         for chunk in review.chunks(16 * 1024) {
             let n = chunk.len();
-            let expl: Vec<_> = chunk.par_iter().map(|(p, _)| explain(m, p)).collect();
             let batch = RecordBatch::try_new(
                 review_schema(),
                 vec![
@@ -926,7 +971,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
                     Arc::new(StringArray::from_iter_values(
                         chunk.iter().map(|(_, why)| *why),
                     )),
-                    comparisons_array(&expl),
+                    comparisons_array(m, chunk.iter().map(|(p, _)| *p)),
                 ],
             )
             .map_err(|e| Error::arrow("review queue batch", e))?;
