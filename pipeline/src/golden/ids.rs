@@ -43,6 +43,8 @@ pub struct IdChange {
 pub struct Assignment {
     /// Golden id per cluster (same order as the input clusters).
     pub ids: Vec<String>,
+    /// When each cluster's id was first issued.
+    pub issued: Vec<NaiveDate>,
     pub changes: Vec<IdChange>,
     pub registry: Vec<RegistryEntry>,
 }
@@ -87,6 +89,7 @@ pub fn assign(
         reg.get(g).map(|r| r.issued_on).unwrap_or(run_date)
     };
     let mut ids = Vec::with_capacity(clusters.len());
+    let mut issued_on = Vec::with_capacity(clusters.len());
     let mut changes = Vec::new();
     let recs = |c: usize| -> Vec<String> {
         clusters[c]
@@ -127,6 +130,7 @@ pub fn assign(
                 },
             );
             ids.push(id);
+            issued_on.push(run_date);
             continue;
         }
         cl.sort_by(|a, b| issued(a, &reg).cmp(&issued(b, &reg)).then(a.cmp(b)));
@@ -149,6 +153,7 @@ pub fn assign(
             r.merged_into = None;
             r.last_seen = run_date;
         }
+        issued_on.push(issued(&survivor, &reg));
         ids.push(survivor);
     }
     // Retired: active before, no record left.
@@ -175,6 +180,7 @@ pub fn assign(
     changes.sort_by(|a, b| (a.change_type, &a.golden_id).cmp(&(b.change_type, &b.golden_id)));
     Assignment {
         ids,
+        issued: issued_on,
         changes,
         registry: reg.into_values().collect(),
     }

@@ -185,6 +185,7 @@ fn is_valid(v: Validate, value: &str, country: Option<&str>) -> bool {
 
 /// An attribute's standardised value and validity for every record of an entity.
 struct AttrData {
+    /// Standardised value (only for records in a cluster of two or more).
     std: Vec<Option<String>>,
     valid: Vec<bool>,
 }
@@ -409,14 +410,20 @@ pub fn run(
             .collect();
         // Standardised values and validity per attribute, computed once (in parallel).
         let attr_data: Vec<AttrData> = attrs
-            .par_iter()
-            .zip(attr_col.par_iter())
+            .iter()
+            .zip(attr_col.iter())
             .map(|(a, col)| {
+                // Standardised values are only compared within a cluster: records alone
+                // in theirs (about half at 1M customers) skip the work.
                 let (std, valid) = (0..n)
+                    .into_par_iter()
+                    .with_min_len(4096)
                     .map(|i| match col.get(i) {
                         None => (None, false),
                         Some(v) => (
-                            standardize(a.standardize, v, cty(i), &[]),
+                            (m.cluster_sizes[i] > 1)
+                                .then(|| standardize(a.standardize, v, cty(i), &[]))
+                                .flatten(),
                             is_valid(a.validate, v, cty(i)),
                         ),
                     })
@@ -595,7 +602,6 @@ pub fn run(
             &asg,
             m,
             run_days,
-            &registry_issued(&asg.registry),
         )?;
         run.write_parquet(
             &golden_file(&e.name),
@@ -914,12 +920,6 @@ pub fn run(
     Ok(GoldenOutput { summary, findings })
 }
 
-fn registry_issued(reg: &[RegistryEntry]) -> HashMap<String, NaiveDate> {
-    reg.iter()
-        .map(|r| (r.golden_id.clone(), r.issued_on))
-        .collect()
-}
-
 #[allow(clippy::too_many_arguments)]
 fn golden_batch(
     entity: &str,
@@ -929,7 +929,6 @@ fn golden_batch(
     asg: &ids::Assignment,
     m: &EntityMatch,
     run_days: i32,
-    issued: &HashMap<String, NaiveDate>,
 ) -> Result<RecordBatch> {
     let n = clusters.len();
     let mut fields = vec![
@@ -945,12 +944,9 @@ fn golden_batch(
         Arc::new(Date32Array::from(vec![run_days; n])),
         Arc::new(StringArray::from_iter_values(asg.ids.iter())),
         Arc::new(StringArray::from(vec![entity; n])),
-        Arc::new(Date32Array::from_iter_values(asg.ids.iter().map(|g| {
-            issued
-                .get(g)
-                .map(|d| crate::util::date_to_days(*d))
-                .unwrap_or(run_days)
-        }))),
+        Arc::new(Date32Array::from_iter_values(
+            asg.issued.iter().map(|d| crate::util::date_to_days(*d)),
+        )),
         Arc::new(Int64Array::from_iter_values(
             clusters.iter().map(|c| c.len() as i64),
         )),
