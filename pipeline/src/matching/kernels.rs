@@ -54,7 +54,6 @@ pub fn jaro_winkler_below(a: &[u8], b: &[u8], t: f64) -> bool {
 }
 
 #[inline]
-#[allow(clippy::needless_range_loop)] // bit masks and two slices share the index
 fn jaro_bytes(a: &[u8], b: &[u8]) -> f64 {
     let (la, lb) = (a.len(), b.len());
     if la == 0 && lb == 0 {
@@ -65,36 +64,44 @@ fn jaro_bytes(a: &[u8], b: &[u8]) -> f64 {
     }
     debug_assert!(la <= STACK && lb <= STACK);
     let range = (la.max(lb) / 2).saturating_sub(1);
+    // Bit-parallel matching: for each character of `a`, the first unmatched position
+    // of the same character of `b` within the window is the lowest set bit of
+    // positions[c] & window & !matched_b — the same choice as the scan over the window.
+    let mut positions = [0u64; 128];
+    for (j, &c) in b.iter().enumerate() {
+        positions[(c & 127) as usize] |= 1u64 << j;
+    }
     let mut fa: u64 = 0;
     let mut fb: u64 = 0;
     let mut matches = 0usize;
     for (i, &ca) in a.iter().enumerate() {
         let lo = i.saturating_sub(range);
         let hi = (i + range + 1).min(lb);
-        for j in lo..hi {
-            if fb & (1 << j) == 0 && b[j] == ca {
-                fa |= 1 << i;
-                fb |= 1 << j;
-                matches += 1;
-                break;
-            }
+        if lo >= hi {
+            continue;
+        }
+        let below_hi = if hi >= 64 { u64::MAX } else { (1u64 << hi) - 1 };
+        let window = below_hi & !((1u64 << lo) - 1);
+        let free = positions[(ca & 127) as usize] & window & !fb;
+        if free != 0 {
+            fa |= 1 << i;
+            fb |= free & free.wrapping_neg();
+            matches += 1;
         }
     }
     if matches == 0 {
         return 0.0;
     }
+    // Transpositions: the k-th matched character of `a` against the k-th of `b`.
     let mut t = 0usize;
-    let mut k = 0usize;
-    for (i, &ca) in a.iter().enumerate() {
-        if fa & (1 << i) != 0 {
-            while fb & (1 << k) == 0 {
-                k += 1;
-            }
-            if ca != b[k] {
-                t += 1;
-            }
-            k += 1;
+    let (mut x, mut y) = (fa, fb);
+    while x != 0 {
+        let (i, j) = (x.trailing_zeros() as usize, y.trailing_zeros() as usize);
+        if a[i] != b[j] {
+            t += 1;
         }
+        x &= x - 1;
+        y &= y - 1;
     }
     let t = t / 2;
     let m = matches as f64;
@@ -359,6 +366,13 @@ mod tests {
         );
         assert_eq!(levenshtein(&x64, &y64), strsim::levenshtein(&x64, &y64));
         assert_eq!(levenshtein(&x64, ""), 64);
+        let z64: String = (0..64)
+            .map(|i| (b'a' + (i * 7 % 26) as u8) as char)
+            .collect();
+        let z63: String = z64.chars().rev().skip(1).collect();
+        for (a, b) in [(&x64, &y64), (&z64, &z63), (&z64, &x64), (&z63, &z64)] {
+            assert!((jaro_winkler(a, b) - strsim::jaro_winkler(a, b)).abs() < 1e-12);
+        }
         assert_eq!(
             damerau_levenshtein(&x64, &y64),
             strsim::damerau_levenshtein(&x64, &y64)
