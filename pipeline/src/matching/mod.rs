@@ -735,48 +735,9 @@ pub struct Explained {
     pub value_r: Option<String>,
 }
 
-/// The per-comparison breakdown of a pair (Splink's waterfall).
-pub fn explain(m: &EntityMatch, p: &PairOut) -> Vec<Explained> {
-    let (a, b) = (p.a as usize, p.b as usize);
-    let weights = m.model.pair_weights(&m.comparisons, a, b, p.gamma);
-    m.config
-        .comparisons
-        .iter()
-        .enumerate()
-        .map(|(k, c)| {
-            let l = fellegi_sunter::level_at(p.gamma, k);
-            let w = weights[k];
-            let raw = |i: usize| -> Option<String> {
-                let vals: Vec<&str> = c
-                    .fields()
-                    .iter()
-                    .filter_map(|f| m.records.field(f).and_then(|col| col.get(i)))
-                    .collect();
-                if vals.is_empty() {
-                    None
-                } else {
-                    Some(vals.join(" "))
-                }
-            };
-            let label = if l == NULL_LEVEL {
-                "null".to_string()
-            } else {
-                m.model.comparisons[k].levels[l as usize].clone()
-            };
-            Explained {
-                comparison: c.name.clone(),
-                level: if l == NULL_LEVEL { -1 } else { l as i8 },
-                label,
-                weight: w,
-                value_l: raw(a),
-                value_r: raw(b),
-            }
-        })
-        .collect()
-}
-
-/// The `comparisons` column of a slice of pairs: what [`explain`] gives, appended straight
-/// into Arrow builders (no owned strings per pair and comparison).
+/// The `comparisons` column of a slice of pairs (Splink's waterfall): each comparison's
+/// level, label, weight and both raw values, appended straight into Arrow builders (no
+/// owned strings per pair and comparison).
 fn comparisons_array<'a>(m: &EntityMatch, pairs: impl Iterator<Item = &'a PairOut>) -> ArrayRef {
     use datafusion::arrow::array::StringBuilder;
     let specs = &m.config.comparisons;
