@@ -34,7 +34,9 @@ step "cargo test (workspace, debug profile)"
 cargo test --workspace --no-fail-fast
 
 step "fixture run history (target/test-history)"
-cargo build -q -p recon
+# The binary `cargo test` built for the integration tests (same features: a separate
+# `cargo build -p recon` would rebuild part of DataFusion without the dev-dependencies).
+test -x ./target/debug/recon || { echo "target/debug/recon was not built by cargo test" >&2; exit 1; }
 HISTORY="$ROOT/target/test-history"
 rm -rf "$HISTORY"
 for day in 2026-11-17 2026-11-18 2026-11-19 2026-11-20; do
