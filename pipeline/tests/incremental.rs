@@ -15,25 +15,19 @@ const VOLATILE: &[&str] = &["run_id", "started_at", "finished_at", "duration_ms"
 
 /// Every Parquet file under a run directory (relative path → rows).
 fn parquet_outputs(dir: &Path) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                let mut rows = rows(&p);
-                for r in &mut rows {
-                    for v in VOLATILE {
-                        r.remove(*v);
-                    }
+    files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| {
+            let mut rows = rows(&p);
+            for r in &mut rows {
+                for v in VOLATILE {
+                    r.remove(*v);
                 }
-                out.insert(p.strip_prefix(dir).unwrap().display().to_string(), rows);
             }
-        }
-    }
-    out
+            (p.strip_prefix(dir).unwrap().display().to_string(), rows)
+        })
+        .collect()
 }
 
 /// Two copies of the demo, edited the same way night by night: one run with

@@ -138,11 +138,11 @@ pub fn write(
     w.put(&VERSION.to_le_bytes()).map_err(io)?;
     w.put(&fingerprint.to_le_bytes()).map_err(io)?;
     w.put(&(hashes.len() as u64).to_le_bytes()).map_err(io)?;
-    w.put_u64s(hashes).map_err(io)?;
+    w.put_le(hashes, u64::to_le_bytes).map_err(io)?;
     w.put(&(cands.len() as u64).to_le_bytes()).map_err(io)?;
-    w.put_u32s(&cands.a).map_err(io)?;
-    w.put_u32s(&cands.b).map_err(io)?;
-    w.put_u64s(gammas).map_err(io)?;
+    w.put_le(&cands.a, u32::to_le_bytes).map_err(io)?;
+    w.put_le(&cands.b, u32::to_le_bytes).map_err(io)?;
+    w.put_le(gammas, u64::to_le_bytes).map_err(io)?;
     let sum = w.hash.digest();
     w.inner.write_all(&sum.to_le_bytes()).map_err(io)?;
     let f = w.inner.into_inner().map_err(|e| io(e.into_error()))?;
@@ -160,23 +160,17 @@ impl<W: Write> Checked<W> {
         self.hash.update(b);
         self.inner.write_all(b)
     }
-    fn put_u64s(&mut self, xs: &[u64]) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(64 * 1024);
+    /// Writes numbers little-endian, in chunks through the checksum.
+    fn put_le<T: Copy, const N: usize>(
+        &mut self,
+        xs: &[T],
+        bytes: fn(T) -> [u8; N],
+    ) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(8 * 1024 * N);
         for c in xs.chunks(8 * 1024) {
             buf.clear();
-            for x in c {
-                buf.extend_from_slice(&x.to_le_bytes());
-            }
-            self.put(&buf)?;
-        }
-        Ok(())
-    }
-    fn put_u32s(&mut self, xs: &[u32]) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(32 * 1024);
-        for c in xs.chunks(8 * 1024) {
-            buf.clear();
-            for x in c {
-                buf.extend_from_slice(&x.to_le_bytes());
+            for &x in c {
+                buf.extend_from_slice(&bytes(x));
             }
             self.put(&buf)?;
         }
@@ -217,14 +211,14 @@ pub fn read(path: &Path, fingerprint: u64) -> std::result::Result<PairCache, Str
     if (n as u64).saturating_mul(8) > len {
         return Err("record count larger than the file".into());
     }
-    let hashes = to_u64s(&take(n * 8, &mut r)?);
+    let hashes = from_le(&take(n * 8, &mut r)?, u64::from_le_bytes);
     let p = u64_at(&take(8, &mut r)?, 0) as usize;
     if (p as u64).saturating_mul(16) > len {
         return Err("pair count larger than the file".into());
     }
-    let a = to_u32s(&take(p * 4, &mut r)?);
-    let b = to_u32s(&take(p * 4, &mut r)?);
-    let gamma = to_u64s(&take(p * 8, &mut r)?);
+    let a = from_le(&take(p * 4, &mut r)?, u32::from_le_bytes);
+    let b = from_le(&take(p * 4, &mut r)?, u32::from_le_bytes);
+    let gamma = from_le(&take(p * 8, &mut r)?, u64::from_le_bytes);
     let mut sum = [0u8; 8];
     r.read_exact(&mut sum)
         .map_err(|_| "truncated file".to_string())?;
@@ -242,15 +236,10 @@ pub fn read(path: &Path, fingerprint: u64) -> std::result::Result<PairCache, Str
     })
 }
 
-fn to_u64s(b: &[u8]) -> Vec<u64> {
-    b.chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
-        .collect()
-}
-
-fn to_u32s(b: &[u8]) -> Vec<u32> {
-    b.chunks_exact(4)
-        .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+/// Little-endian numbers back from bytes.
+fn from_le<T, const N: usize>(b: &[u8], num: fn([u8; N]) -> T) -> Vec<T> {
+    b.chunks_exact(N)
+        .map(|c| num(c.try_into().expect("N bytes")))
         .collect()
 }
 

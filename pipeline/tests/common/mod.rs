@@ -144,6 +144,23 @@ pub fn manifest(out: &Path, as_of: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Every file under `dir` (recursively), as paths.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// A scratch directory removed at the end of the test.
 pub fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new()
