@@ -69,75 +69,46 @@ fn records(n: usize) -> Records {
     }
 }
 
+/// A string kernel under test, its result as a number (similarity or distance).
+type Kernel = fn(&str, &str) -> f64;
+
 fn string_kernels(c: &mut Criterion) {
     let pairs = name_pairs(10_000);
+    let kernels: [(&str, Kernel); 8] = [
+        ("jaro_winkler/recon", kernels::jaro_winkler),
+        ("jaro_winkler/strsim", strsim::jaro_winkler),
+        ("levenshtein/recon", |x, y| {
+            kernels::levenshtein(x, y) as f64
+        }),
+        ("levenshtein/strsim", |x, y| {
+            strsim::levenshtein(x, y) as f64
+        }),
+        // What a comparison level needs: "within 2 edits?" — the kernel stops early.
+        ("levenshtein_within_2/recon", |x, y| {
+            kernels::levenshtein_within(x, y, 2) as f64
+        }),
+        ("damerau_levenshtein/recon", |x, y| {
+            kernels::damerau_levenshtein(x, y) as f64
+        }),
+        ("damerau_levenshtein/strsim", |x, y| {
+            strsim::damerau_levenshtein(x, y) as f64
+        }),
+        ("damerau_levenshtein_within_2/recon", |x, y| {
+            kernels::damerau_levenshtein_within(x, y, 2) as f64
+        }),
+    ];
     let mut g = c.benchmark_group("string_kernels");
     g.throughput(Throughput::Elements(pairs.len() as u64));
-    g.bench_function("jaro_winkler/recon", |b| {
-        b.iter(|| {
-            pairs
-                .iter()
-                .map(|(x, y)| kernels::jaro_winkler(black_box(x), black_box(y)))
-                .sum::<f64>()
-        })
-    });
-    g.bench_function("jaro_winkler/strsim", |b| {
-        b.iter(|| {
-            pairs
-                .iter()
-                .map(|(x, y)| strsim::jaro_winkler(black_box(x), black_box(y)))
-                .sum::<f64>()
-        })
-    });
-    g.bench_function("levenshtein/recon", |b| {
-        b.iter(|| {
-            pairs
-                .iter()
-                .map(|(x, y)| kernels::levenshtein(black_box(x), black_box(y)))
-                .sum::<usize>()
-        })
-    });
-    g.bench_function("levenshtein/strsim", |b| {
-        b.iter(|| {
-            pairs
-                .iter()
-                .map(|(x, y)| strsim::levenshtein(black_box(x), black_box(y)))
-                .sum::<usize>()
-        })
-    });
-    // What a comparison level needs: "within 2 edits?" — the kernel stops early.
-    g.bench_function("levenshtein_within_2/recon", |b| {
-        b.iter(|| {
-            pairs
-                .iter()
-                .map(|(x, y)| kernels::levenshtein_within(black_box(x), black_box(y), 2))
-                .sum::<usize>()
-        })
-    });
-    g.bench_function("damerau_levenshtein/recon", |b| {
-        b.iter(|| {
-            pairs
-                .iter()
-                .map(|(x, y)| kernels::damerau_levenshtein(black_box(x), black_box(y)))
-                .sum::<usize>()
-        })
-    });
-    g.bench_function("damerau_levenshtein/strsim", |b| {
-        b.iter(|| {
-            pairs
-                .iter()
-                .map(|(x, y)| strsim::damerau_levenshtein(black_box(x), black_box(y)))
-                .sum::<usize>()
-        })
-    });
-    g.bench_function("damerau_levenshtein_within_2/recon", |b| {
-        b.iter(|| {
-            pairs
-                .iter()
-                .map(|(x, y)| kernels::damerau_levenshtein_within(black_box(x), black_box(y), 2))
-                .sum::<usize>()
-        })
-    });
+    for (name, f) in kernels {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                pairs
+                    .iter()
+                    .map(|(x, y)| f(black_box(x), black_box(y)))
+                    .sum::<f64>()
+            })
+        });
+    }
     g.finish();
 }
 
