@@ -52,13 +52,22 @@ pub fn constraints(
     records: &Records,
     unknown: &Mutex<Vec<Decision>>,
 ) -> Constraints {
+    // Only the records the decisions name are indexed (a night usually has few or none).
     let mut index: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
-    for i in 0..records.len() {
-        index
-            .entry((records.source_name(i), records.key(i)))
-            .or_default()
-            .push(i as u32);
+    for dec in d.for_entity(entity) {
+        index.insert((dec.left.0.as_str(), dec.left.1.as_str()), Vec::new());
+        if let Some(r) = &dec.right {
+            index.insert((r.0.as_str(), r.1.as_str()), Vec::new());
+        }
     }
+    if !index.is_empty() {
+        for i in 0..records.len() {
+            if let Some(v) = index.get_mut(&(records.source_name(i), records.key(i))) {
+                v.push(i as u32);
+            }
+        }
+    }
+    index.retain(|_, v| !v.is_empty());
     let mut c = Constraints::default();
     for dec in d.for_entity(entity) {
         let l = index.get(&(dec.left.0.as_str(), dec.left.1.as_str()));

@@ -41,6 +41,9 @@ pub struct Comparison {
     tf: Vec<f32>,
     /// Standardised values of the `swap_with` field.
     swap: Option<StrColumn>,
+    /// Character-set signatures of `values` and `swap` (Jaro–Winkler and email methods).
+    sig: Vec<u64>,
+    swap_sig: Vec<u64>,
 }
 
 /// Standardises one raw value.
@@ -128,18 +131,31 @@ impl Comparison {
         };
         let mut c = Self::from_values(spec, standardized(&fields));
         if let Some(other) = spec.swap_with.as_deref().and_then(|f| records.field(f)) {
-            c.swap = Some(standardized(&[other]));
+            c.set_swap(standardized(&[other]));
         }
         c
+    }
+
+    /// Sets the standardised values of the `swap_with` field.
+    pub fn set_swap(&mut self, values: StrColumn) {
+        if !self.sig.is_empty() {
+            self.swap_sig = (0..values.len())
+                .map(|i| values.get(i).map_or(0, kernels::signature))
+                .collect();
+        }
+        self.swap = Some(values);
     }
 
     /// Whether this field of one record resembles the `swap_with` field of the other.
     fn swapped(&self, a: usize, b: usize) -> bool {
         let Some(sw) = &self.swap else { return false };
         let t = self.thresholds.first().copied();
-        let similar = |x: Option<&str>, y: Option<&str>| match (x, y) {
+        let sig = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+        let similar = |x: Option<&str>, sx: u64, y: Option<&str>, sy: u64| match (x, y) {
             (Some(x), Some(y)) => match self.method {
-                Method::JaroWinkler => kernels::jaro_winkler(x, y) >= t.unwrap_or(1.0),
+                Method::JaroWinkler => {
+                    kernels::jaro_winkler_at_least(x, y, sx, sy, t.unwrap_or(1.0))
+                }
                 Method::Levenshtein => {
                     let t = t.unwrap_or(0.0) as usize;
                     kernels::levenshtein_within(x, y, t) <= t
@@ -152,7 +168,17 @@ impl Comparison {
             },
             _ => false,
         };
-        similar(self.values.get(a), sw.get(b)) || similar(sw.get(a), self.values.get(b))
+        similar(
+            self.values.get(a),
+            sig(&self.sig, a),
+            sw.get(b),
+            sig(&self.swap_sig, b),
+        ) || similar(
+            sw.get(a),
+            sig(&self.swap_sig, a),
+            self.values.get(b),
+            sig(&self.sig, b),
+        )
     }
 
     /// Builds the comparison over already standardised values.
@@ -179,6 +205,8 @@ impl Comparison {
             aux2: Vec::new(),
             tf: Vec::new(),
             swap: None,
+            sig: Vec::new(),
+            swap_sig: Vec::new(),
             values,
         };
         for i in 0..n {
@@ -186,6 +214,11 @@ impl Comparison {
             c.hash.push(v.map(hash_str).unwrap_or(0));
             c.ascii
                 .push(v.is_some_and(|s| s.is_ascii() && s.len() <= 64));
+        }
+        if matches!(c.method, Method::JaroWinkler | Method::Email) {
+            c.sig = (0..n)
+                .map(|i| c.values.get(i).map_or(0, kernels::signature))
+                .collect();
         }
         match c.method {
             Method::Jaccard => {
@@ -324,7 +357,10 @@ impl Comparison {
             Method::JaroWinkler => {
                 let lowest = self.thresholds.iter().copied().fold(1.0, f64::min);
                 let s = if self.ascii[a] && self.ascii[b] {
-                    if kernels::jaro_winkler_below(va.as_bytes(), vb.as_bytes(), lowest) {
+                    let (x, y) = (va.as_bytes(), vb.as_bytes());
+                    if kernels::jaro_winkler_below_signature(x, y, self.sig[a], self.sig[b], lowest)
+                        || kernels::jaro_winkler_below(x, y, lowest)
+                    {
                         return last;
                     }
                     kernels::jaro_winkler_bytes(va.as_bytes(), vb.as_bytes())
@@ -333,14 +369,21 @@ impl Comparison {
                 };
                 self.first_at_least(s)
             }
-            Method::Levenshtein => {
-                self.first_at_most(kernels::levenshtein_within(va, vb, self.max_distance) as f64)
-            }
-            Method::DamerauLevenshtein => {
-                self.first_at_most(
-                    kernels::damerau_levenshtein_within(va, vb, self.max_distance) as f64,
-                )
-            }
+            Method::Levenshtein => self.first_at_most(if self.ascii[a] && self.ascii[b] {
+                kernels::levenshtein_within_ascii(va.as_bytes(), vb.as_bytes(), self.max_distance)
+                    as f64
+            } else {
+                kernels::levenshtein_within(va, vb, self.max_distance) as f64
+            }),
+            Method::DamerauLevenshtein => self.first_at_most(if self.ascii[a] && self.ascii[b] {
+                kernels::damerau_levenshtein_within_ascii(
+                    va.as_bytes(),
+                    vb.as_bytes(),
+                    self.max_distance,
+                ) as f64
+            } else {
+                kernels::damerau_levenshtein_within(va, vb, self.max_distance) as f64
+            }),
             Method::Jaccard => {
                 let ta = &self.tokens
                     [self.token_offsets[a] as usize..self.token_offsets[a + 1] as usize];
@@ -360,12 +403,8 @@ impl Comparison {
                 if self.aux[a] != 0 && self.aux[a] == self.aux[b] {
                     return 1;
                 }
-                let (x, y, t) = (va.as_bytes(), vb.as_bytes(), self.thresholds[0]);
-                let similar = if self.ascii[a] && self.ascii[b] {
-                    !kernels::jaro_winkler_below(x, y, t) && kernels::jaro_winkler_bytes(x, y) >= t
-                } else {
-                    kernels::jaro_winkler(va, vb) >= t
-                };
+                let t = self.thresholds[0];
+                let similar = kernels::jaro_winkler_at_least(va, vb, self.sig[a], self.sig[b], t);
                 if similar {
                     return 2;
                 }
@@ -486,7 +525,7 @@ mod tests {
         let mut s = spec("jaro_winkler", &[0.92, 0.8]);
         s.swap_with = Some("last".into());
         let mut c = Comparison::from_values(&s, first);
-        c.swap = Some(last);
+        c.set_swap(last);
         assert_eq!(
             c.labels,
             [

@@ -239,10 +239,40 @@ pub fn random_pairs(
     sample: usize,
     seed: u64,
 ) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    random_pairs_chunked(records, mode, sample, seed, usize::MAX, &mut |a, b| {
+        out.extend(a.iter().copied().zip(b.iter().copied()));
+    });
+    out
+}
+
+/// [`random_pairs`] handed to `f` in chunks of at most `chunk` pairs (as two index
+/// slices, in the same order), so a caller can compare them without holding the whole
+/// sample: the buffers are reused between chunks.
+pub fn random_pairs_chunked(
+    records: &Records,
+    mode: LinkMode,
+    sample: usize,
+    seed: u64,
+    chunk: usize,
+    f: &mut dyn FnMut(&[u32], &[u32]),
+) {
     let n = records.len() as u64;
-    if n < 2 {
-        return Vec::new();
+    if n < 2 || sample == 0 {
+        return;
     }
+    let chunk = chunk.clamp(1, sample);
+    let mut a_buf: Vec<u32> = Vec::with_capacity(chunk);
+    let mut b_buf: Vec<u32> = Vec::with_capacity(chunk);
+    let mut push = |a: u32, b: u32, f: &mut dyn FnMut(&[u32], &[u32])| {
+        a_buf.push(a);
+        b_buf.push(b);
+        if a_buf.len() == chunk {
+            f(&a_buf, &b_buf);
+            a_buf.clear();
+            b_buf.clear();
+        }
+    };
     // Contiguous source ranges (records are loaded source by source).
     let mut ranges: Vec<(u64, u64)> = vec![(0, 0); records.sources.len()];
     for (i, &s) in records.source.iter().enumerate() {
@@ -268,7 +298,6 @@ pub fn random_pairs(
         }
     };
     if all_pairs <= sample as u64 {
-        let mut out = Vec::with_capacity(all_pairs as usize);
         for a in 0..n as u32 {
             for b in a + 1..n as u32 {
                 let same = records.source[a as usize] == records.source[b as usize];
@@ -278,36 +307,68 @@ pub fn random_pairs(
                     LinkMode::Link => !same,
                 };
                 if ok {
-                    out.push((a, b));
+                    push(a, b, f);
                 }
             }
         }
-        return out;
-    }
-    let mut rng = Rng::new(seed);
-    let mut out = Vec::with_capacity(sample);
-    let mut attempts = 0usize;
-    while out.len() < sample && attempts < sample * 4 {
-        attempts += 1;
-        let a = rng.below(n);
-        let (lo, hi) = ranges[records.source[a as usize] as usize];
-        let b = match mode {
-            LinkMode::Both => rng.below(n),
-            LinkMode::Dedupe => lo + rng.below(hi - lo),
-            LinkMode::Link => {
-                let others = n - (hi - lo);
-                if others == 0 {
-                    continue;
+    } else {
+        let mut rng = Rng::new(seed);
+        let (mut drawn, mut attempts) = (0usize, 0usize);
+        while drawn < sample && attempts < sample * 4 {
+            attempts += 1;
+            let a = rng.below(n);
+            let (lo, hi) = ranges[records.source[a as usize] as usize];
+            let b = match mode {
+                LinkMode::Both => rng.below(n),
+                LinkMode::Dedupe => lo + rng.below(hi - lo),
+                LinkMode::Link => {
+                    let others = n - (hi - lo);
+                    if others == 0 {
+                        continue;
+                    }
+                    let x = rng.below(others);
+                    if x < lo { x } else { x + (hi - lo) }
                 }
-                let x = rng.below(others);
-                if x < lo { x } else { x + (hi - lo) }
+            };
+            if a != b {
+                drawn += 1;
+                push(a.min(b) as u32, a.max(b) as u32, f);
             }
-        };
-        if a != b {
-            out.push((a.min(b) as u32, a.max(b) as u32));
         }
     }
-    out
+    if !a_buf.is_empty() {
+        f(&a_buf, &b_buf);
+    }
+}
+
+/// The comparison-vector patterns of the seeded random pairs (`patterns(gammas(..))` of
+/// [`random_pairs`]) and the number of pairs, compared chunk by chunk in parallel into
+/// reused buffers: the sample is never held whole.
+pub fn background_patterns(
+    records: &Records,
+    comps: &[Comparison],
+    mode: LinkMode,
+    sample: usize,
+    seed: u64,
+) -> (Vec<(u64, u64)>, u64) {
+    let mut counts: HashMap<u64, u64> = HashMap::new();
+    let mut g: Vec<u64> = Vec::new();
+    let mut total = 0u64;
+    random_pairs_chunked(records, mode, sample, seed, 1 << 16, &mut |a, b| {
+        g.clear();
+        a.par_iter()
+            .zip(b.par_iter())
+            .with_min_len(4096)
+            .map(|(&x, &y)| gamma_of(comps, x as usize, y as usize))
+            .collect_into_vec(&mut g);
+        for &x in &g {
+            *counts.entry(x).or_default() += 1;
+        }
+        total += a.len() as u64;
+    });
+    let mut v: Vec<(u64, u64)> = counts.into_iter().collect();
+    v.sort_unstable();
+    (v, total)
 }
 
 /// u probabilities from the comparison vectors of random pairs (add-one smoothing);
@@ -790,6 +851,27 @@ mod tests {
                 .all(|&(a, b)| r.source[a as usize] != r.source[b as usize])
         );
         assert_eq!(p1, random_pairs(&r, LinkMode::Link, 100, 7));
+        for chunk in [1, 3, 64] {
+            let mut chunked = Vec::new();
+            random_pairs_chunked(&r, LinkMode::Link, 100, 7, chunk, &mut |a, b| {
+                assert!(a.len() <= chunk && a.len() == b.len());
+                chunked.extend(a.iter().copied().zip(b.iter().copied()));
+            });
+            assert_eq!(chunked, p1, "chunk {chunk}");
+        }
+        r.source = vec![0; 300];
+        let whole = random_pairs(&r, LinkMode::Dedupe, 1000, 7);
+        assert_eq!(
+            whole.len(),
+            1000,
+            "300 records have more pairs than the sample"
+        );
+        let mut chunked = Vec::new();
+        random_pairs_chunked(&r, LinkMode::Dedupe, 1000, 7, 64, &mut |a, b| {
+            chunked.extend(a.iter().copied().zip(b.iter().copied()));
+        });
+        assert_eq!(chunked, whole);
+        r.source = vec![0, 0, 0, 1, 1];
         let p2 = random_pairs(&r, LinkMode::Dedupe, 100, 7);
         assert!(
             p2.iter()

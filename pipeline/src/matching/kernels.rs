@@ -41,7 +41,61 @@ pub fn jaro_winkler_below(a: &[u8], b: &[u8], t: f64) -> bool {
         return false;
     }
     let l1 = bag_l1(a, b);
-    let common = (la + lb - l1) / 2;
+    jaro_winkler_upper(a, b, (la + lb - l1) / 2) + 1e-9 < t
+}
+
+/// Marks a [`signature`] as valid (ASCII, at most 64 bytes); the other 63 bits are the
+/// character set.
+pub const SIGNATURE_VALID: u64 = 1 << 63;
+
+/// The bit of each ASCII byte in a [`signature`]: one per lowercase letter and digit,
+/// the rest shared (a shared bit only makes the bound looser, never wrong).
+const SIGNATURE_BIT: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut c = 0;
+    while c < 128 {
+        t[c] = match c as u8 {
+            b'a'..=b'z' => c as u8 - b'a',
+            b'A'..=b'Z' => c as u8 - b'A',
+            b'0'..=b'9' => 26 + c as u8 - b'0',
+            b' ' => 36,
+            _ => 37 + (c % 26) as u8,
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The set of characters of a string as bits (computed once per record), for
+/// [`jaro_winkler_below_signature`]; 0 for strings the stack kernels do not take.
+pub fn signature(s: &str) -> u64 {
+    if !s.is_ascii() || s.len() > STACK {
+        return 0;
+    }
+    s.bytes()
+        .fold(SIGNATURE_VALID, |m, c| m | 1 << SIGNATURE_BIT[c as usize])
+}
+
+/// Whether the Jaro–Winkler similarity is certainly below `t`, from the lengths and the
+/// precomputed [`signature`]s alone: a character of `a` that does not occur in `b` is
+/// never shared, so `a` shares at most |a| − |chars of a not in b| characters. Two
+/// popcounts per pair; settles most unrelated names before any pass over the bytes.
+#[inline]
+pub fn jaro_winkler_below_signature(a: &[u8], b: &[u8], sa: u64, sb: u64, t: f64) -> bool {
+    let (la, lb) = (a.len(), b.len());
+    if sa & sb & SIGNATURE_VALID == 0 || la == 0 || lb == 0 {
+        return false;
+    }
+    let only_a = (sa & !sb).count_ones() as usize;
+    let only_b = (sb & !sa).count_ones() as usize;
+    let common = la.saturating_sub(only_a).min(lb.saturating_sub(only_b));
+    jaro_winkler_upper(a, b, common) + 1e-9 < t
+}
+
+/// An upper bound of Jaro–Winkler for `common` shared characters at most.
+#[inline]
+fn jaro_winkler_upper(a: &[u8], b: &[u8], common: usize) -> f64 {
+    let (la, lb) = (a.len(), b.len());
     let c = common as f64;
     let mut ub = ((c / la as f64 + c / lb as f64 + 1.0) / 3.0).min(1.0);
     if common == 0 {
@@ -50,7 +104,7 @@ pub fn jaro_winkler_below(a: &[u8], b: &[u8], t: f64) -> bool {
         let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
         ub += 0.1 * prefix as f64 * (1.0 - ub);
     }
-    ub + 1e-9 < t
+    ub
 }
 
 #[inline]
@@ -67,9 +121,15 @@ fn jaro_bytes(a: &[u8], b: &[u8]) -> f64 {
     // Bit-parallel matching: for each character of `a`, the first unmatched position
     // of the same character of `b` within the window is the lowest set bit of
     // positions[c] & window & !matched_b — the same choice as the scan over the window.
-    let mut positions = [0u64; 128];
+    // Only the entries of characters that occur are initialised (clearing all 128 per
+    // pair cost more than the matching itself on short names); only those are read.
+    let mut positions = [std::mem::MaybeUninit::<u64>::uninit(); 128];
+    for &c in a.iter().chain(b) {
+        positions[(c & 127) as usize].write(0);
+    }
     for (j, &c) in b.iter().enumerate() {
-        positions[(c & 127) as usize] |= 1u64 << j;
+        // SAFETY: written just above for every character of `b`.
+        unsafe { *positions[(c & 127) as usize].assume_init_mut() |= 1u64 << j };
     }
     let mut fa: u64 = 0;
     let mut fb: u64 = 0;
@@ -82,7 +142,8 @@ fn jaro_bytes(a: &[u8], b: &[u8]) -> f64 {
         }
         let below_hi = if hi >= 64 { u64::MAX } else { (1u64 << hi) - 1 };
         let window = below_hi & !((1u64 << lo) - 1);
-        let free = positions[(ca & 127) as usize] & window & !fb;
+        // SAFETY: written above for every character of `a`.
+        let free = unsafe { positions[(ca & 127) as usize].assume_init() } & window & !fb;
         if free != 0 {
             fa |= 1 << i;
             fb |= free & free.wrapping_neg();
@@ -112,13 +173,15 @@ fn jaro_bytes(a: &[u8], b: &[u8]) -> f64 {
 #[inline]
 pub fn levenshtein(a: &str, b: &str) -> usize {
     if a.is_ascii() && b.is_ascii() && a.len() <= STACK && b.len() <= STACK {
-        levenshtein_bytes(a.as_bytes(), b.as_bytes())
+        levenshtein_bytes(a.as_bytes(), b.as_bytes(), usize::MAX)
     } else {
         strsim::levenshtein(a, b)
     }
 }
 
-fn levenshtein_bytes(a: &[u8], b: &[u8]) -> usize {
+/// Levenshtein of ASCII strings; stops with `limit + 1` once a whole row exceeds `limit`
+/// (row minima never decrease).
+fn levenshtein_bytes(a: &[u8], b: &[u8], limit: usize) -> usize {
     if a.is_empty() {
         return b.len();
     }
@@ -131,11 +194,16 @@ fn levenshtein_bytes(a: &[u8], b: &[u8]) -> usize {
     for (i, &ca) in a.iter().enumerate() {
         let mut diag = i as u8;
         result = (i + 1) as u8;
+        let mut row_min = result;
         for (j, &cb) in b.iter().enumerate() {
             let sub = diag + u8::from(ca != cb);
             diag = row[j];
             result = sub.min(result + 1).min(diag + 1);
             row[j] = result;
+            row_min = row_min.min(result);
+        }
+        if row_min as usize > limit {
+            return limit + 1;
         }
     }
     result as usize
@@ -146,13 +214,16 @@ fn levenshtein_bytes(a: &[u8], b: &[u8]) -> usize {
 #[inline]
 pub fn damerau_levenshtein(a: &str, b: &str) -> usize {
     if a.is_ascii() && b.is_ascii() && a.len() <= STACK && b.len() <= STACK {
-        damerau_bytes(a.as_bytes(), b.as_bytes())
+        damerau_bytes(a.as_bytes(), b.as_bytes(), usize::MAX)
     } else {
         strsim::damerau_levenshtein(a, b)
     }
 }
 
-fn damerau_bytes(a: &[u8], b: &[u8]) -> usize {
+/// Damerau–Levenshtein of ASCII strings; stops with `limit + 1` as soon as a whole row
+/// of the matrix exceeds `limit` (a row's minimum never decreases: every cell is at least
+/// the minimum of an earlier row plus the rows skipped since).
+fn damerau_bytes(a: &[u8], b: &[u8], limit: usize) -> usize {
     let (la, lb) = (a.len(), b.len());
     if la == 0 {
         return lb;
@@ -164,7 +235,7 @@ fn damerau_bytes(a: &[u8], b: &[u8]) -> usize {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    SCRATCH.with(|cell| {
+    SCRATCH.with(|cell| -> usize {
         let mut d = cell.borrow_mut();
         let w = lb + 2;
         let need = (la + 2) * w;
@@ -184,6 +255,7 @@ fn damerau_bytes(a: &[u8], b: &[u8]) -> usize {
         }
         for i in 1..=la {
             let mut db = 0usize;
+            let mut row_min = i as u16;
             for j in 1..=lb {
                 let k = last_row[b[j - 1] as usize & 127] as usize;
                 let l = db;
@@ -198,6 +270,10 @@ fn damerau_bytes(a: &[u8], b: &[u8]) -> usize {
                     .min(d[i * w + j + 1] + 1)
                     .min(d[k * w + l] + (i - k - 1) as u16 + 1 + (j - l - 1) as u16);
                 d[(i + 1) * w + j + 1] = v;
+                row_min = row_min.min(v);
+            }
+            if row_min as usize > limit {
+                return limit + 1;
             }
             last_row[a[i - 1] as usize & 127] = i as u8;
         }
@@ -209,13 +285,24 @@ fn damerau_bytes(a: &[u8], b: &[u8]) -> usize {
 /// `max` (strings whose lengths differ by more than `max` are not compared at all).
 #[inline]
 pub fn damerau_levenshtein_within(a: &str, b: &str, max: usize) -> usize {
+    if a.is_ascii() && b.is_ascii() && a.len() <= STACK && b.len() <= STACK {
+        return damerau_levenshtein_within_ascii(a.as_bytes(), b.as_bytes(), max);
+    }
     if a.len().abs_diff(b.len()) > max * 4 || a.chars().count().abs_diff(b.chars().count()) > max {
         return max + 1;
     }
-    if a.is_ascii() && b.is_ascii() && bag_bound(a.as_bytes(), b.as_bytes()) > max {
+    strsim::damerau_levenshtein(a, b)
+}
+
+/// [`damerau_levenshtein_within`] of two ASCII strings of at most 64 bytes (the caller
+/// knows; the comparison precomputes it per record).
+#[inline]
+pub fn damerau_levenshtein_within_ascii(a: &[u8], b: &[u8], max: usize) -> usize {
+    debug_assert!(a.is_ascii() && b.is_ascii() && a.len() <= STACK && b.len() <= STACK);
+    if a.len().abs_diff(b.len()) > max || bag_bound(a, b) > max {
         return max + 1;
     }
-    damerau_levenshtein(a, b)
+    damerau_bytes(a, b, max)
 }
 
 /// A lower bound of the (Damerau–)Levenshtein distance of two ASCII strings from their
@@ -242,19 +329,51 @@ fn bag_l1(a: &[u8], b: &[u8]) -> usize {
     for &c in b {
         counts[(c & 127) as usize] -= 1;
     }
-    counts.iter().map(|&x| x.unsigned_abs() as usize).sum()
+    // Sum over the characters that occur (each once: its count is cleared when read)
+    // rather than over all 128 entries: names are much shorter than the alphabet.
+    let mut l1 = 0usize;
+    for &c in a.iter().chain(b) {
+        let x = &mut counts[(c & 127) as usize];
+        l1 += x.unsigned_abs() as usize;
+        *x = 0;
+    }
+    l1
 }
 
 /// Levenshtein distance when it is at most `max`; otherwise some value above `max`.
 #[inline]
 pub fn levenshtein_within(a: &str, b: &str, max: usize) -> usize {
+    if a.is_ascii() && b.is_ascii() && a.len() <= STACK && b.len() <= STACK {
+        return levenshtein_within_ascii(a.as_bytes(), b.as_bytes(), max);
+    }
     if a.len().abs_diff(b.len()) > max * 4 || a.chars().count().abs_diff(b.chars().count()) > max {
         return max + 1;
     }
-    if a.is_ascii() && b.is_ascii() && bag_bound(a.as_bytes(), b.as_bytes()) > max {
+    strsim::levenshtein(a, b)
+}
+
+/// [`levenshtein_within`] of two ASCII strings of at most 64 bytes.
+#[inline]
+pub fn levenshtein_within_ascii(a: &[u8], b: &[u8], max: usize) -> usize {
+    debug_assert!(a.is_ascii() && b.is_ascii() && a.len() <= STACK && b.len() <= STACK);
+    if a.len().abs_diff(b.len()) > max || bag_bound(a, b) > max {
         return max + 1;
     }
-    levenshtein(a, b)
+    levenshtein_bytes(a, b, max)
+}
+
+/// Whether the Jaro–Winkler similarity of two strings is at least `t`, with the cheap
+/// upper bounds first for short ASCII strings (`sa`, `sb`: their [`signature`]s).
+#[inline]
+pub fn jaro_winkler_at_least(a: &str, b: &str, sa: u64, sb: u64, t: f64) -> bool {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    if sa & sb & SIGNATURE_VALID != 0 {
+        !jaro_winkler_below_signature(x, y, sa, sb, t)
+            && !jaro_winkler_below(x, y, t)
+            && jaro_winkler_bytes(x, y) >= t
+    } else {
+        jaro_winkler(a, b) >= t
+    }
 }
 
 /// Jaccard similarity of two sorted, de-duplicated token-hash lists.
@@ -329,6 +448,20 @@ mod tests {
                     if jaro_winkler_below(a.as_bytes(), b.as_bytes(), t) {
                         assert!(jw < t, "{a:?} {b:?} {jw} {t}");
                     }
+                    let (sa, sb) = (signature(a), signature(b));
+                    if jaro_winkler_below_signature(a.as_bytes(), b.as_bytes(), sa, sb, t) {
+                        assert!(jw < t, "{a:?} {b:?} {jw} {t}");
+                    }
+                    assert_eq!(
+                        jaro_winkler_at_least(a, b, sa, sb, t),
+                        jw >= t,
+                        "{a:?} {b:?} {t}"
+                    );
+                    assert_eq!(
+                        jaro_winkler_at_least(a, b, 0, sb, t),
+                        jw >= t,
+                        "{a:?} {b:?} {t}"
+                    );
                 }
                 for max in 0..5 {
                     let got = damerau_levenshtein_within(a, b, max);
@@ -379,10 +512,69 @@ mod tests {
         );
         let long = "x".repeat(100);
         assert_eq!(levenshtein(&long, "xx"), 98);
+        // The bounded forms on both sides of the limit (65 bytes takes strsim).
+        let (x65, x63) = ("x".repeat(65), "x".repeat(63));
+        for (a, b) in [(&x64, &x63), (&x65, &x64), (&x65, &x63), (&z64, &z63)] {
+            for max in [1, 2] {
+                let dl = strsim::damerau_levenshtein(a, b).min(max + 1);
+                assert_eq!(damerau_levenshtein_within(a, b, max).min(max + 1), dl);
+                let lev = strsim::levenshtein(a, b).min(max + 1);
+                assert_eq!(levenshtein_within(a, b, max).min(max + 1), lev);
+            }
+            let jw = strsim::jaro_winkler(a, b);
+            let (sa, sb) = (signature(a), signature(b));
+            assert_eq!(
+                jaro_winkler_at_least(a, b, sa, sb, 0.9),
+                jw >= 0.9,
+                "{a:?} {b:?}"
+            );
+        }
         assert!(
             (jaro_winkler("müller", "muller") - strsim::jaro_winkler("müller", "muller")).abs()
                 < 1e-12
         );
+    }
+
+    #[test]
+    fn signature_bound_is_an_upper_bound() {
+        // A wide alphabet where signature bits are shared ('A'/'a', punctuation).
+        let mut state = 0x2545F4914F6CDD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"aAbBcdeEmnrstz019 -.'&";
+        let s: Vec<String> = (0..400)
+            .map(|_| {
+                let len = 1 + (next() % 12) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
+                    .collect()
+            })
+            .collect();
+        let mut rejected = 0;
+        for a in &s {
+            for b in s.iter().take(100) {
+                let jw = strsim::jaro_winkler(a, b);
+                let (sa, sb) = (signature(a), signature(b));
+                for t in [0.6, 0.8, 0.9] {
+                    if jaro_winkler_below_signature(a.as_bytes(), b.as_bytes(), sa, sb, t) {
+                        assert!(jw < t, "{a:?} {b:?} {jw} {t}");
+                        rejected += 1;
+                    }
+                    assert_eq!(jaro_winkler_at_least(a, b, sa, sb, t), jw >= t);
+                }
+            }
+        }
+        assert!(
+            rejected > 10_000,
+            "the bound settles most unrelated pairs: {rejected}"
+        );
+        assert_eq!(signature("müller"), 0, "non-ASCII: no signature");
+        assert_eq!(signature(&"x".repeat(65)), 0);
+        assert_ne!(signature(&"x".repeat(64)), 0);
     }
 
     #[test]

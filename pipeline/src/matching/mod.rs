@@ -396,9 +396,13 @@ fn match_entity(
             m
         }
         None => {
-            let sample = fellegi_sunter::random_pairs(&records, e.link, e.u_sample_pairs, e.seed);
-            let (sa, sb): (Vec<u32>, Vec<u32>) = sample.iter().copied().unzip();
-            let background = fellegi_sunter::patterns(&fellegi_sunter::gammas(&comps, &sa, &sb));
+            let (background, sampled) = fellegi_sunter::background_patterns(
+                &records,
+                &comps,
+                e.link,
+                e.u_sample_pairs,
+                e.seed,
+            );
             let u = fellegi_sunter::estimate_u(&comps, &background);
             let pats = fellegi_sunter::patterns(&gammas);
             let sessions: Vec<fellegi_sunter::Session> = e
@@ -443,7 +447,7 @@ fn match_entity(
                 fellegi_sunter::pair_count(&records, e.link) as f64,
                 e.em_max_iterations,
             );
-            m.training.u_sample_pairs = sample.len() as u64;
+            m.training.u_sample_pairs = sampled;
             m.training.seed = e.seed;
             if !m.training.em_converged {
                 tracing::warn!(entity = %e.name, iterations = m.training.em_iterations, "EM did not converge; the last estimate is used");
