@@ -232,13 +232,10 @@ pub fn pair_count(records: &Records, mode: LinkMode) -> u64 {
     }
 }
 
-/// Draws up to `sample` random record pairs allowed by `mode` (seeded, deterministic).
-pub fn random_pairs(
-    records: &Records,
-    mode: LinkMode,
-    sample: usize,
-    seed: u64,
-) -> Vec<(u32, u32)> {
+/// Draws up to `sample` random record pairs allowed by `mode` (seeded, deterministic);
+/// the whole sample at once (training uses [`background_patterns`]).
+#[cfg(test)]
+fn random_pairs(records: &Records, mode: LinkMode, sample: usize, seed: u64) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     random_pairs_chunked(records, mode, sample, seed, usize::MAX, &mut |a, b| {
         out.extend(a.iter().copied().zip(b.iter().copied()));

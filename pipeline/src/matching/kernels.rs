@@ -401,24 +401,33 @@ pub fn jaccard_sorted(a: &[u64], b: &[u64]) -> f64 {
 mod tests {
     use super::*;
 
-    /// Deterministic pseudo-random strings over a small alphabet (many near matches).
-    fn strings() -> Vec<String> {
-        let mut state = 0x9E3779B97F4A7C15u64;
+    /// Deterministic pseudo-random strings of `lens.0..lens.1` bytes over `alphabet`.
+    fn random_strings(
+        seed: u64,
+        alphabet: &[u8],
+        count: usize,
+        lens: (usize, usize),
+    ) -> Vec<String> {
+        let mut state = seed;
         let mut next = || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
         };
-        let alphabet = b"abcde fgh";
-        (0..300)
+        (0..count)
             .map(|_| {
-                let len = (next() % 14) as usize;
+                let len = lens.0 + (next() % (lens.1 - lens.0) as u64) as usize;
                 (0..len)
                     .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
                     .collect()
             })
             .collect()
+    }
+
+    /// Strings over a small alphabet (many near matches).
+    fn strings() -> Vec<String> {
+        random_strings(0x9E3779B97F4A7C15, b"abcde fgh", 300, (0, 14))
     }
 
     #[test]
@@ -538,22 +547,7 @@ mod tests {
     #[test]
     fn signature_bound_is_an_upper_bound() {
         // A wide alphabet where signature bits are shared ('A'/'a', punctuation).
-        let mut state = 0x2545F4914F6CDD1Du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let alphabet = b"aAbBcdeEmnrstz019 -.'&";
-        let s: Vec<String> = (0..400)
-            .map(|_| {
-                let len = 1 + (next() % 12) as usize;
-                (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
-                    .collect()
-            })
-            .collect();
+        let s = random_strings(0x2545F4914F6CDD1D, b"aAbBcdeEmnrstz019 -.'&", 400, (1, 13));
         let mut rejected = 0;
         for a in &s {
             for b in s.iter().take(100) {
