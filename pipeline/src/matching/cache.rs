@@ -243,9 +243,10 @@ fn from_le<T, const N: usize>(b: &[u8], num: fn([u8; N]) -> T) -> Vec<T> {
         .collect()
 }
 
-/// Multiplicative hasher for keys that are already well mixed (packed record indices).
+/// Multiplicative hasher for `u64` keys (packed record indices, comparison vectors):
+/// a fraction of SipHash's cost, and the keys are not attacker-chosen.
 #[derive(Default)]
-struct PackedHasher(u64);
+pub(crate) struct PackedHasher(u64);
 
 impl Hasher for PackedHasher {
     fn finish(&self) -> u64 {

@@ -26,6 +26,8 @@ pub struct Comparison {
     pub thresholds: Vec<f64>,
     /// Largest distance threshold (edit-distance methods): beyond it only "else" matters.
     max_distance: usize,
+    /// Lowest similarity threshold (Jaro–Winkler): below it only "else" matters.
+    min_similarity: f64,
     /// Number of non-null levels (exact … else).
     pub levels: usize,
     pub labels: Vec<String>,
@@ -194,6 +196,7 @@ impl Comparison {
                 .iter()
                 .fold(0.0f64, |a, b| a.max(*b))
                 .ceil() as usize,
+            min_similarity: spec.effective_thresholds().into_iter().fold(1.0, f64::min),
             levels: labels.len(),
             labels,
             hash: Vec::with_capacity(n),
@@ -346,8 +349,7 @@ impl Comparison {
         if ha == 0 || hb == 0 {
             return NULL_LEVEL;
         }
-        let va = self.values.get(a).unwrap_or("");
-        let vb = self.values.get(b).unwrap_or("");
+        let (va, vb) = (self.values.str_at(a), self.values.str_at(b));
         if ha == hb && va == vb {
             return 0;
         }
@@ -355,10 +357,12 @@ impl Comparison {
         match self.method {
             Method::Exact => last,
             Method::JaroWinkler => {
-                let lowest = self.thresholds.iter().copied().fold(1.0, f64::min);
-                let s = if self.ascii[a] && self.ascii[b] {
+                let lowest = self.min_similarity;
+                let (sa, sb) = (self.sig[a], self.sig[b]);
+                // Valid signatures mark ASCII values of at most 64 bytes, as `ascii`.
+                let s = if sa & sb & kernels::SIGNATURE_VALID != 0 {
                     let (x, y) = (va.as_bytes(), vb.as_bytes());
-                    if kernels::jaro_winkler_below_signature(x, y, self.sig[a], self.sig[b], lowest)
+                    if kernels::jaro_winkler_below_signature(x, y, sa, sb, lowest)
                         || kernels::jaro_winkler_below(x, y, lowest)
                     {
                         return last;

@@ -41,7 +41,7 @@ pub fn jaro_winkler_below(a: &[u8], b: &[u8], t: f64) -> bool {
         return false;
     }
     let l1 = bag_l1(a, b);
-    jaro_winkler_upper(a, b, (la + lb - l1) / 2) + 1e-9 < t
+    jaro_winkler_upper_below(a, b, (la + lb - l1) / 2, t)
 }
 
 /// Marks a [`signature`] as valid (ASCII, at most 64 bytes); the other 63 bits are the
@@ -80,7 +80,7 @@ pub fn signature(s: &str) -> u64 {
 /// precomputed [`signature`]s alone: a character of `a` that does not occur in `b` is
 /// never shared, so `a` shares at most |a| − |chars of a not in b| characters. Two
 /// popcounts per pair; settles most unrelated names before any pass over the bytes.
-#[inline]
+#[inline(always)]
 pub fn jaro_winkler_below_signature(a: &[u8], b: &[u8], sa: u64, sb: u64, t: f64) -> bool {
     let (la, lb) = (a.len(), b.len());
     if sa & sb & SIGNATURE_VALID == 0 || la == 0 || lb == 0 {
@@ -89,22 +89,34 @@ pub fn jaro_winkler_below_signature(a: &[u8], b: &[u8], sa: u64, sb: u64, t: f64
     let only_a = (sa & !sb).count_ones() as usize;
     let only_b = (sb & !sa).count_ones() as usize;
     let common = la.saturating_sub(only_a).min(lb.saturating_sub(only_b));
-    jaro_winkler_upper(a, b, common) + 1e-9 < t
+    jaro_winkler_upper_below(a, b, common, t)
 }
 
-/// An upper bound of Jaro–Winkler for `common` shared characters at most.
-#[inline]
-fn jaro_winkler_upper(a: &[u8], b: &[u8], common: usize) -> f64 {
-    let (la, lb) = (a.len(), b.len());
-    let c = common as f64;
-    let mut ub = ((c / la as f64 + c / lb as f64 + 1.0) / 3.0).min(1.0);
+/// Whether Jaro–Winkler is certainly below `t` when `a` and `b` share at most `common`
+/// characters: the Jaro similarity is then at most (c/|a| + c/|b| + 1)/3 (no
+/// transpositions), raised by the Winkler prefix bonus. Compared as integer ratios,
+/// without divisions (three dependent divisions were most of the cost of rejecting a
+/// pair), with the same 1e-9 margin as the similarity itself.
+#[inline(always)]
+fn jaro_winkler_upper_below(a: &[u8], b: &[u8], common: usize, t: f64) -> bool {
+    let t = t - 1e-9;
     if common == 0 {
-        ub = 0.0;
-    } else if ub > 0.7 {
-        let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
-        ub += 0.1 * prefix as f64 * (1.0 - ub);
+        return 0.0 < t;
     }
-    ub
+    let (la, lb) = (a.len(), b.len());
+    // Jaro bound = num / den.
+    let num = common * (la + lb) + la * lb;
+    let den = 3 * la * lb;
+    if num >= den {
+        return 1.0 < t;
+    }
+    if 10 * num <= 7 * den {
+        // No prefix bonus at or below 0.7.
+        return (num as f64) < t * den as f64;
+    }
+    let p = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
+    // j + 0.1·p·(1 − j) < t  ⇔  num·(10 − p) + p·den < 10·t·den
+    ((num * (10 - p) + p * den) as f64) < 10.0 * t * den as f64
 }
 
 #[inline]
@@ -173,40 +185,54 @@ fn jaro_bytes(a: &[u8], b: &[u8]) -> f64 {
 #[inline]
 pub fn levenshtein(a: &str, b: &str) -> usize {
     if a.is_ascii() && b.is_ascii() && a.len() <= STACK && b.len() <= STACK {
-        levenshtein_bytes(a.as_bytes(), b.as_bytes(), usize::MAX)
+        bit_parallel_distance(a.as_bytes(), b.as_bytes(), false)
     } else {
         strsim::levenshtein(a, b)
     }
 }
 
-/// Levenshtein of ASCII strings; stops with `limit + 1` once a whole row exceeds `limit`
-/// (row minima never decrease).
-fn levenshtein_bytes(a: &[u8], b: &[u8], limit: usize) -> usize {
-    if a.is_empty() {
+/// Levenshtein distance (`transpositions == false`, Myers 1999) or optimal string
+/// alignment distance (`true`, Hyyrö 2003: Levenshtein plus transpositions of adjacent
+/// characters, each substring edited once) of two ASCII strings of at most 64 bytes.
+/// Bit i of the column state is row i of the matrix, so each byte of `b` costs a dozen
+/// word operations instead of a row of cells.
+#[inline]
+fn bit_parallel_distance(a: &[u8], b: &[u8], transpositions: bool) -> usize {
+    let m = a.len();
+    debug_assert!(m <= STACK && b.len() <= STACK);
+    if m == 0 {
         return b.len();
     }
-    // One row, updated in place (two rows swapped by value would copy them per row).
-    let mut row = [0u8; STACK];
-    for (j, r) in row.iter_mut().enumerate().take(b.len()) {
-        *r = (j + 1) as u8;
+    // Where each byte occurs in `a`; only the entries of bytes of `a` and `b` are
+    // initialised, and only those are read (as in `jaro_bytes`).
+    let mut peq = [std::mem::MaybeUninit::<u64>::uninit(); 128];
+    for &c in a.iter().chain(b) {
+        peq[(c & 127) as usize].write(0);
     }
-    let mut result = b.len() as u8;
-    for (i, &ca) in a.iter().enumerate() {
-        let mut diag = i as u8;
-        result = (i + 1) as u8;
-        let mut row_min = result;
-        for (j, &cb) in b.iter().enumerate() {
-            let sub = diag + u8::from(ca != cb);
-            diag = row[j];
-            result = sub.min(result + 1).min(diag + 1);
-            row[j] = result;
-            row_min = row_min.min(result);
-        }
-        if row_min as usize > limit {
-            return limit + 1;
-        }
+    for (i, &c) in a.iter().enumerate() {
+        // SAFETY: written just above for every byte of `a`.
+        unsafe { *peq[(c & 127) as usize].assume_init_mut() |= 1u64 << i };
     }
-    result as usize
+    let last = 1u64 << (m - 1);
+    let (mut vp, mut vn, mut d0, mut pm_prev) = (u64::MAX, 0u64, 0u64, 0u64);
+    let mut dist = m as isize;
+    for &c in b {
+        // SAFETY: written above for every byte of `b`.
+        let pm = unsafe { peq[(c & 127) as usize].assume_init() };
+        let mut d = (((pm & vp).wrapping_add(vp)) ^ vp) | pm | vn;
+        if transpositions {
+            d |= ((!d0 & pm) << 1) & pm_prev;
+        }
+        let hp = vn | !(d | vp);
+        let hn = d & vp;
+        dist += isize::from(hp & last != 0) - isize::from(hn & last != 0);
+        let (hp, hn) = ((hp << 1) | 1, hn << 1);
+        vp = hn | !(d | hp);
+        vn = hp & d;
+        d0 = d;
+        pm_prev = pm;
+    }
+    dist as usize
 }
 
 /// Damerau–Levenshtein distance (unrestricted: transpositions of non-adjacent edits
@@ -299,24 +325,20 @@ pub fn damerau_levenshtein_within(a: &str, b: &str, max: usize) -> usize {
 #[inline]
 pub fn damerau_levenshtein_within_ascii(a: &[u8], b: &[u8], max: usize) -> usize {
     debug_assert!(a.is_ascii() && b.is_ascii() && a.len() <= STACK && b.len() <= STACK);
-    if a.len().abs_diff(b.len()) > max || bag_bound(a, b) > max {
+    if a.len().abs_diff(b.len()) > max {
         return max + 1;
     }
-    damerau_bytes(a, b, max)
-}
-
-/// A lower bound of the (Damerau–)Levenshtein distance of two ASCII strings from their
-/// character counts alone: an insertion or deletion changes the counts' L1 difference by
-/// one, a substitution by at most two, a transposition not at all, so the distance is at
-/// least half that difference. Costs a pass over both strings instead of the quadratic
-/// matrix, and settles most blocked pairs with clearly different values.
-#[inline]
-pub fn bag_bound(a: &[u8], b: &[u8]) -> usize {
-    if a.len() > 127 || b.len() > 127 {
-        // Counts could overflow: no bound.
-        return 0;
+    // The optimal string alignment distance (OSA) settles almost every pair without
+    // the matrix. DL ≤ OSA, and they agree up to 2 (DL is 0 or 1 exactly when OSA is).
+    // Beyond, a DL script is adjacent-character operations, which OSA also has, plus
+    // transpositions with g ≥ 1 characters inserted or deleted between the pair (DL
+    // cost g + 1, Lowrance–Wagner), which OSA does in g + 2 (two substitutions around
+    // the gap): so OSA ≤ DL + ⌊DL / 2⌋, and OSA > max + ⌊max / 2⌋ means DL > max.
+    let osa = bit_parallel_distance(a, b, true);
+    if osa <= 2 || osa > max + max / 2 {
+        return osa;
     }
-    bag_l1(a, b).div_ceil(2)
+    damerau_bytes(a, b, max)
 }
 
 /// L1 distance of the byte counts of two strings of at most 127 bytes.
@@ -356,10 +378,10 @@ pub fn levenshtein_within(a: &str, b: &str, max: usize) -> usize {
 #[inline]
 pub fn levenshtein_within_ascii(a: &[u8], b: &[u8], max: usize) -> usize {
     debug_assert!(a.is_ascii() && b.is_ascii() && a.len() <= STACK && b.len() <= STACK);
-    if a.len().abs_diff(b.len()) > max || bag_bound(a, b) > max {
+    if a.len().abs_diff(b.len()) > max {
         return max + 1;
     }
-    levenshtein_bytes(a, b, max)
+    bit_parallel_distance(a, b, false)
 }
 
 /// Whether the Jaro–Winkler similarity of two strings is at least `t`, with the cheap
@@ -451,7 +473,6 @@ mod tests {
         for a in &s {
             for b in s.iter().take(60) {
                 let (dl, lev) = (strsim::damerau_levenshtein(a, b), strsim::levenshtein(a, b));
-                assert!(bag_bound(a.as_bytes(), b.as_bytes()) <= dl, "{a:?} {b:?}");
                 let jw = strsim::jaro_winkler(a, b);
                 for t in [0.5, 0.7, 0.8, 0.88, 0.9, 0.95, 1.0] {
                     if jaro_winkler_below(a.as_bytes(), b.as_bytes(), t) {
@@ -541,6 +562,53 @@ mod tests {
         assert!(
             (jaro_winkler("müller", "muller") - strsim::jaro_winkler("müller", "muller")).abs()
                 < 1e-12
+        );
+    }
+
+    /// Every string of up to `max_len` bytes over `alphabet`.
+    fn all_strings(alphabet: &[u8], max_len: usize) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..max_len {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |&c| format!("{s}{}", c as char)))
+                .collect();
+            out.extend(last.iter().cloned());
+        }
+        out
+    }
+
+    #[test]
+    fn bit_parallel_distances_agree_with_strsim_on_every_short_string() {
+        // Three letters make transpositions, repeats and transpositions across a gap
+        // ("ca" → "abc": DL 2, OSA 3) common: every pair up to 5 letters, every limit
+        // where the OSA shortcut and the matrix hand over.
+        let s = all_strings(b"abc", 5);
+        let mut matrix_needed = 0;
+        for a in &s {
+            for b in &s {
+                let (x, y) = (a.as_bytes(), b.as_bytes());
+                let lev = strsim::levenshtein(a, b);
+                assert_eq!(bit_parallel_distance(x, y, false), lev, "{a:?} {b:?}");
+                assert_eq!(levenshtein(a, b), lev, "{a:?} {b:?}");
+                let osa = strsim::osa_distance(a, b);
+                assert_eq!(bit_parallel_distance(x, y, true), osa, "{a:?} {b:?}");
+                let dl = strsim::damerau_levenshtein(a, b);
+                for max in 0..5 {
+                    let got = damerau_levenshtein_within_ascii(x, y, max);
+                    assert_eq!(got.min(max + 1), dl.min(max + 1), "{a:?} {b:?} {max}");
+                    let got = levenshtein_within_ascii(x, y, max);
+                    assert_eq!(got.min(max + 1), lev.min(max + 1), "{a:?} {b:?} {max}");
+                    if osa > 2 && osa <= max + max / 2 {
+                        matrix_needed += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            matrix_needed > 1000,
+            "the matrix path is exercised: {matrix_needed}"
         );
     }
 

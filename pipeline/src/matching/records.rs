@@ -51,6 +51,15 @@ impl StrColumn {
         Some(unsafe { std::str::from_utf8_unchecked(&self.bytes[s..e]) })
     }
 
+    /// The value of row `i`, "" when null (a null row adds no bytes): one offset read,
+    /// for callers that already know whether the row is null.
+    #[inline]
+    pub fn str_at(&self, i: usize) -> &str {
+        let (s, e) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        // SAFETY: only whole `&str`s are pushed, so every range is valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[s..e]) }
+    }
+
     pub fn len(&self) -> usize {
         self.valid.len()
     }
