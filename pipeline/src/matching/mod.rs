@@ -830,6 +830,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
     let mut models = Vec::new();
     for m in &out.entities {
         let e = &m.config;
+        let mut phase = crate::util::Phases::new("match", &e.name);
         let match_w = logit2(e.match_probability);
         let r = &m.records;
         let names: Vec<String> = e
@@ -889,6 +890,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
                 pairs_sink.write(b)?;
             }
         }
+        phase.lap("write_pairs");
         // Review queue: pairs between the thresholds, and matches the clustering did not
         // join (so a steward sees them too).
         let review: Vec<(&PairOut, &str)> = m
@@ -942,6 +944,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
             .map_err(|e| Error::arrow("review queue batch", e))?;
             review_sink.write(&batch)?;
         }
+        phase.lap("write_review");
         // Clusters: every record, ordered by source then key.
         let mut order: Vec<usize> = (0..r.len()).collect();
         order.sort_by(|&x, &y| {
@@ -974,6 +977,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
             .map_err(|e| Error::arrow("clusters batch", e))?;
             clusters_sink.write(&batch)?;
         }
+        phase.lap("write_clusters");
         models.push(EntityModel {
             model: m.model.clone(),
             match_probability: e.match_probability,
@@ -981,12 +985,14 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
             summary: m.summary.clone(),
         });
     }
+    let mut phase = crate::util::Phases::new("match", "*");
     let n = pairs_sink.finish()?;
     run.record(PAIRS_FILE, Some(n))?;
     let n = review_sink.finish()?;
     run.record(REVIEW_FILE, Some(n))?;
     let n = clusters_sink.finish()?;
     run.record(CLUSTERS_FILE, Some(n))?;
+    phase.lap("finish_files");
     let mut file = ModelFile {
         recon_version: env!("CARGO_PKG_VERSION").to_string(),
         entities: models,
