@@ -821,6 +821,8 @@ fn comparisons_array<'a>(m: &EntityMatch, pairs: impl Iterator<Item = &'a PairOu
 /// Rows per output batch, and batches built in parallel before they are written.
 const OUT_BATCH: usize = 16 * 1024;
 const OUT_PARALLEL: usize = 8;
+/// Rows per batch of clusters.parquet.
+const CLUSTERS_BATCH: usize = 64 * 1024;
 
 fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) -> Result<()> {
     let run_date = crate::util::date_to_days(as_of);
@@ -946,13 +948,14 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
         }
         phase.lap("write_review");
         // Clusters: every record, ordered by source then key.
+        // In parallel; the index breaks ties as the stable sort did.
         let mut order: Vec<usize> = (0..r.len()).collect();
-        order.sort_by(|&x, &y| {
-            (r.source[x], r.key(x), r.lines[x]).cmp(&(r.source[y], r.key(y), r.lines[y]))
+        order.par_sort_unstable_by(|&x, &y| {
+            (r.source[x], r.key(x), r.lines[x], x).cmp(&(r.source[y], r.key(y), r.lines[y], y))
         });
-        for chunk in order.chunks(64 * 1024) {
+        let clusters_batch = |chunk: &[usize]| {
             let n = chunk.len();
-            let batch = RecordBatch::try_new(
+            RecordBatch::try_new(
                 clusters_schema(),
                 vec![
                     Arc::new(Date32Array::from(vec![run_date; n])),
@@ -974,8 +977,17 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
                     )),
                 ],
             )
-            .map_err(|e| Error::arrow("clusters batch", e))?;
-            clusters_sink.write(&batch)?;
+            .map_err(|e| Error::arrow("clusters batch", e))
+        };
+        // Batches built in parallel, written in order (as the pairs).
+        for group in order.chunks(CLUSTERS_BATCH * OUT_PARALLEL) {
+            let batches: Vec<RecordBatch> = group
+                .par_chunks(CLUSTERS_BATCH)
+                .map(clusters_batch)
+                .collect::<Result<_>>()?;
+            for b in &batches {
+                clusters_sink.write(b)?;
+            }
         }
         phase.lap("write_clusters");
         models.push(EntityModel {
