@@ -510,6 +510,26 @@ impl ParquetSink {
         Ok(())
     }
 
+    /// Writes `items` in order as batches of `rows` built by `build`, several batches
+    /// built in parallel at a time (building the arrays is most of the cost of wide
+    /// outputs; encoding is parallel over columns already).
+    pub fn write_parallel<T: Sync>(
+        &mut self,
+        items: &[T],
+        rows: usize,
+        build: impl Fn(&[T]) -> Result<RecordBatch> + Sync,
+    ) -> Result<()> {
+        const IN_FLIGHT: usize = 8;
+        for group in items.chunks(rows * IN_FLIGHT) {
+            let batches: Vec<RecordBatch> =
+                group.par_chunks(rows).map(&build).collect::<Result<_>>()?;
+            for b in &batches {
+                self.write(b)?;
+            }
+        }
+        Ok(())
+    }
+
     fn encode(&mut self, batch: &RecordBatch) -> Result<()> {
         let rel = &self.rel;
         let err = |e| Error::parquet(format!("cannot write {rel}"), e);

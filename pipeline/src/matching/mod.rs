@@ -818,9 +818,8 @@ fn comparisons_array<'a>(m: &EntityMatch, pairs: impl Iterator<Item = &'a PairOu
     ))
 }
 
-/// Rows per output batch, and batches built in parallel before they are written.
+/// Rows per batch of match_pairs.parquet (each row holds every comparison of a pair).
 const OUT_BATCH: usize = 16 * 1024;
-const OUT_PARALLEL: usize = 8;
 /// Rows per batch of clusters.parquet.
 const CLUSTERS_BATCH: usize = 64 * 1024;
 
@@ -883,15 +882,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
             )
             .map_err(|e| Error::arrow("match pairs batch", e))
         };
-        for group in m.pairs.chunks(OUT_BATCH * OUT_PARALLEL) {
-            let batches: Vec<RecordBatch> = group
-                .par_chunks(OUT_BATCH)
-                .map(pairs_batch)
-                .collect::<Result<_>>()?;
-            for b in &batches {
-                pairs_sink.write(b)?;
-            }
-        }
+        pairs_sink.write_parallel(&m.pairs, OUT_BATCH, pairs_batch)?;
         phase.lap("write_pairs");
         // Review queue: pairs between the thresholds, and matches the clustering did not
         // join (so a steward sees them too).
@@ -979,16 +970,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
             )
             .map_err(|e| Error::arrow("clusters batch", e))
         };
-        // Batches built in parallel, written in order (as the pairs).
-        for group in order.chunks(CLUSTERS_BATCH * OUT_PARALLEL) {
-            let batches: Vec<RecordBatch> = group
-                .par_chunks(CLUSTERS_BATCH)
-                .map(clusters_batch)
-                .collect::<Result<_>>()?;
-            for b in &batches {
-                clusters_sink.write(b)?;
-            }
-        }
+        clusters_sink.write_parallel(&order, CLUSTERS_BATCH, clusters_batch)?;
         phase.lap("write_clusters");
         models.push(EntityModel {
             model: m.model.clone(),
