@@ -34,9 +34,15 @@ const FLOOR: f64 = 1e-6;
 pub fn gamma_of(comps: &[Comparison], a: usize, b: usize) -> u64 {
     let mut g = 0u64;
     for (k, c) in comps.iter().enumerate() {
-        g |= (c.level(a, b) as u64) << (4 * k);
+        g |= level_bits(k, c.level(a, b));
     }
     g
+}
+
+/// Comparison `k`'s level in its place in a comparison vector.
+#[inline]
+fn level_bits(k: usize, level: u8) -> u64 {
+    (level as u64) << (4 * k)
 }
 
 #[inline]
@@ -369,7 +375,7 @@ pub fn background_patterns(
             g.par_iter_mut()
                 .zip(pairs.par_iter())
                 .with_min_len(4096)
-                .for_each(|(g, &(x, y))| *g |= (c.level(x as usize, y as usize) as u64) << (4 * k));
+                .for_each(|(g, &(x, y))| *g |= level_bits(k, c.level(x as usize, y as usize)));
         }
         for &x in &g {
             *counts.entry(x).or_default() += 1;
