@@ -12,6 +12,42 @@ use unicode_normalization::char::is_combining_mark;
 /// a few letters transliterated (ß→ss, æ→ae, ø→o, ł→l …), lower case, every run of
 /// punctuation or whitespace turned into one space, trimmed. `&` becomes `and`.
 pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return fold_ascii(s.as_bytes());
+    }
+    fold_unicode(s)
+}
+
+/// `fold` of ASCII text, byte by byte: decomposition is the identity and no letter
+/// needs transliterating, so only case, apostrophes, `&` and separators remain (the
+/// same result as `fold_unicode`, several times faster; most master data is ASCII).
+fn fold_ascii(s: &[u8]) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(s.len() + 4);
+    let mut pending_space = false;
+    for &b in s {
+        match b {
+            b'&' => {
+                if !out.is_empty() {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(b"and");
+                pending_space = true;
+            }
+            b'\'' | b'`' => {}
+            b if b.is_ascii_alphanumeric() => {
+                if pending_space && !out.is_empty() {
+                    out.push(b' ');
+                }
+                pending_space = false;
+                out.push(b.to_ascii_lowercase());
+            }
+            _ => pending_space = true,
+        }
+    }
+    String::from_utf8(out).expect("ASCII in, ASCII out")
+}
+
+fn fold_unicode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
     let push = |out: &mut String, c: char, pending: &mut bool| {
@@ -565,6 +601,34 @@ mod tests {
         assert_eq!(fold("ÆØÅ"), "aeoa");
         assert_eq!(fold("Łódź"), "lodz");
         assert_eq!(fold("ＡＣＭＥ"), "acme", "full-width letters fold");
+    }
+
+    #[test]
+    fn ascii_folding_equals_the_unicode_path() {
+        // Every ASCII byte alone and in pairs, then seeded random strings mixing the
+        // characters that matter (separators, '&', apostrophes, digits, both cases).
+        let mut cases: Vec<String> = (0u8..128).map(|b| (b as char).to_string()).collect();
+        for a in 0u8..128 {
+            for b in [b' ', b'&', b'\'', b'A', b'z', b'7', b'-', a] {
+                cases.push(format!("{}{}", a as char, b as char));
+            }
+        }
+        let alphabet = b" &'`-.,/AbZy09\t_O";
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for k in 0..(x % 12) {
+                s.push(alphabet[((x >> (4 * k + 8)) % alphabet.len() as u64) as usize] as char);
+            }
+            cases.push(s);
+        }
+        for c in &cases {
+            assert!(c.is_ascii());
+            assert_eq!(fold_ascii(c.as_bytes()), fold_unicode(c), "{c:?}");
+        }
     }
 
     #[test]
