@@ -3,9 +3,18 @@
 -- dimension: integrity
 -- severity: error
 -- for_each: reference
-SELECT '{{source}}' AS source, s._record_key AS record_key,
-       '{{column}} ' || s.{{column}} || ' matches no {{target}}.{{target_column}}' AS detail
-FROM {{source}} s
+WITH unmatched AS (
+    -- A reference equal to a target key as written exists (an anti join, no
+    -- normalisation); only the rest are normalised and looked up.
+    SELECT s._record_key, s.{{column}} AS v
+    FROM {{source}} s
+    LEFT ANTI JOIN (SELECT DISTINCT {{target_column}} AS raw FROM {{target}}) e
+      ON s.{{column}} = e.raw
+    WHERE s.{{column}} IS NOT NULL
+)
+SELECT '{{source}}' AS source, u._record_key AS record_key,
+       '{{column}} ' || u.v || ' matches no {{target}}.{{target_column}}' AS detail
+FROM unmatched u
 LEFT JOIN (SELECT DISTINCT canonical_id({{target_column}}, '{{aliases}}') AS k FROM {{target}}) t
-       ON canonical_id(s.{{column}}, '{{aliases}}') = t.k
-WHERE s.{{column}} IS NOT NULL AND t.k IS NULL
+       ON canonical_id(u.v, '{{aliases}}') = t.k
+WHERE t.k IS NULL
