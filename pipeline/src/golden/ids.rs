@@ -49,58 +49,83 @@ pub struct Assignment {
     pub registry: Vec<RegistryEntry>,
 }
 
+/// A record as (source, key).
+pub type Member<'a> = (&'a str, &'a str);
+
 /// Assigns golden ids. `clusters[c]` lists (source, key) of its records, sorted;
 /// `previous` maps (source, key) → the previous run's golden id.
 pub fn assign(
     entity: &str,
     prefix: &str,
-    clusters: &[Vec<(String, String)>],
-    previous: &HashMap<(String, String), String>,
+    clusters: &[Vec<Member<'_>>],
+    previous: &HashMap<Member<'_>, &str>,
     registry: &[RegistryEntry],
     run_date: NaiveDate,
 ) -> Assignment {
-    let mut reg: BTreeMap<String, RegistryEntry> = registry
+    let mut reg: HashMap<String, RegistryEntry> = registry
         .iter()
         .filter(|r| r.entity == entity)
         .map(|r| (r.golden_id.clone(), r.clone()))
         .collect();
-    // Parts of each previous id: cluster → count of its records.
-    let mut parts: BTreeMap<&str, BTreeMap<usize, usize>> = BTreeMap::new();
+    // Parts of each previous id: (cluster, count of its records) — few per id.
+    let mut parts: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
     for (c, members) in clusters.iter().enumerate() {
         for m in members {
-            if let Some(g) = previous.get(m) {
-                *parts.entry(g.as_str()).or_default().entry(c).or_default() += 1;
+            if let Some(&g) = previous.get(m) {
+                let p = parts.entry(g).or_default();
+                match p.iter_mut().find(|(pc, _)| *pc == c) {
+                    Some((_, n)) => *n += 1,
+                    None => p.push((c, 1)),
+                }
             }
         }
     }
     let mut claims: Vec<Vec<&str>> = vec![Vec::new(); clusters.len()];
     for (g, p) in &parts {
-        // Largest part; ties go to the cluster whose smallest record sorts first.
-        let (&best, _) = p
+        // Largest part; ties go to the cluster whose smallest record sorts first (a
+        // total order: the order of `parts` does not matter).
+        let &(best, _) = p
             .iter()
             .max_by(|(ca, na), (cb, nb)| {
                 na.cmp(nb)
-                    .then_with(|| clusters[**cb][0].cmp(&clusters[**ca][0]))
+                    .then_with(|| clusters[*cb][0].cmp(&clusters[*ca][0]))
             })
             .expect("non-empty");
         claims[best].push(g);
     }
-    let issued = |g: &str, reg: &BTreeMap<String, RegistryEntry>| {
+    let issued = |g: &str, reg: &HashMap<String, RegistryEntry>| {
         reg.get(g).map(|r| r.issued_on).unwrap_or(run_date)
     };
+    // New ids, minted in parallel against the registry as it was; an id minted twice
+    // in this run (never seen in practice: 48-bit hashes) is re-minted in cluster order
+    // below, which gives exactly what minting one cluster after another would.
+    let first_try: Vec<Option<String>> = {
+        use rayon::prelude::*;
+        clusters
+            .par_iter()
+            .zip(claims.par_iter())
+            .with_min_len(1024)
+            .map(|(members, cl)| {
+                cl.is_empty()
+                    .then(|| mint(entity, prefix, &members[0], |id| reg.contains_key(id)))
+            })
+            .collect()
+    };
+    let mut minted: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut ids = Vec::with_capacity(clusters.len());
     let mut issued_on = Vec::with_capacity(clusters.len());
     let mut changes = Vec::new();
-    let recs = |c: usize| -> Vec<String> {
-        clusters[c]
-            .iter()
-            .map(|(s, k)| format!("{s}|{k}"))
-            .collect()
-    };
-    for (c, members) in clusters.iter().enumerate() {
-        let mut cl = claims[c].clone();
-        if cl.is_empty() {
-            let id = mint(entity, prefix, &members[0], &reg);
+    let recs = |c: usize| -> Vec<String> { clusters[c].iter().map(|m| record_ref(*m)).collect() };
+    for ((c, members), first) in clusters.iter().enumerate().zip(first_try) {
+        if let Some(first) = first {
+            let id = if minted.contains(&first) {
+                mint(entity, prefix, &members[0], |id| {
+                    reg.contains_key(id) || minted.contains(id)
+                })
+            } else {
+                first
+            };
+            minted.insert(id.clone());
             // Where did its records come from?
             let mut origin: BTreeMap<&str, usize> = BTreeMap::new();
             for m in members {
@@ -118,21 +143,11 @@ pub fn assign(
                 related_golden_id: from,
                 records: recs(c),
             });
-            reg.insert(
-                id.clone(),
-                RegistryEntry {
-                    golden_id: id.clone(),
-                    entity: entity.to_string(),
-                    issued_on: run_date,
-                    status: "active".into(),
-                    merged_into: None,
-                    last_seen: run_date,
-                },
-            );
             ids.push(id);
             issued_on.push(run_date);
             continue;
         }
+        let mut cl = claims[c].clone();
         cl.sort_by(|a, b| issued(a, &reg).cmp(&issued(b, &reg)).then(a.cmp(b)));
         let survivor = cl[0].to_string();
         for other in &cl[1..] {
@@ -156,6 +171,19 @@ pub fn assign(
         issued_on.push(issued(&survivor, &reg));
         ids.push(survivor);
     }
+    for id in minted {
+        reg.insert(
+            id.clone(),
+            RegistryEntry {
+                golden_id: id,
+                entity: entity.to_string(),
+                issued_on: run_date,
+                status: "active".into(),
+                merged_into: None,
+                last_seen: run_date,
+            },
+        );
+    }
     // Retired: active before, no record left.
     for r in reg.values_mut() {
         if r.status == "active"
@@ -170,35 +198,49 @@ pub fn assign(
                 records: previous
                     .iter()
                     .filter(|(_, g)| **g == r.golden_id)
-                    .map(|((s, k), _)| format!("{s}|{k}"))
+                    .map(|(m, _)| record_ref(*m))
                     .collect::<std::collections::BTreeSet<_>>()
                     .into_iter()
                     .collect(),
             });
         }
     }
-    changes.sort_by(|a, b| (a.change_type, &a.golden_id).cmp(&(b.change_type, &b.golden_id)));
+    {
+        use rayon::prelude::*;
+        changes.par_sort_unstable_by(|a, b| {
+            (a.change_type, &a.golden_id).cmp(&(b.change_type, &b.golden_id))
+        });
+    }
+    let mut registry: Vec<RegistryEntry> = reg.into_values().collect();
+    {
+        use rayon::prelude::*;
+        registry.par_sort_unstable_by(|a, b| a.golden_id.cmp(&b.golden_id));
+    }
     Assignment {
         ids,
         issued: issued_on,
         changes,
-        registry: reg.into_values().collect(),
+        registry,
     }
 }
 
-fn mint(
-    entity: &str,
-    prefix: &str,
-    anchor: &(String, String),
-    reg: &BTreeMap<String, RegistryEntry>,
-) -> String {
+/// "source|key", as id changes list their records.
+fn record_ref((s, k): Member<'_>) -> String {
+    let mut r = String::with_capacity(s.len() + k.len() + 1);
+    r.push_str(s);
+    r.push('|');
+    r.push_str(k);
+    r
+}
+
+fn mint(entity: &str, prefix: &str, anchor: &Member<'_>, taken: impl Fn(&str) -> bool) -> String {
     for salt in 0u32.. {
         let h = hash_str(&format!(
             "{entity}\u{1f}{}\u{1f}{}\u{1f}{salt}",
             anchor.0, anchor.1
         ));
         let id = format!("{prefix}-{:012x}", h & 0xFFFF_FFFF_FFFF);
-        if !reg.contains_key(&id) {
+        if !taken(&id) {
             return id;
         }
     }
@@ -208,6 +250,26 @@ fn mint(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `assign` over owned test data.
+    fn assign_owned(
+        entity: &str,
+        prefix: &str,
+        clusters: &[Vec<(String, String)>],
+        previous: &HashMap<(String, String), String>,
+        registry: &[RegistryEntry],
+        run_date: NaiveDate,
+    ) -> Assignment {
+        let c: Vec<Vec<Member>> = clusters
+            .iter()
+            .map(|m| m.iter().map(|(s, k)| (s.as_str(), k.as_str())).collect())
+            .collect();
+        let p: HashMap<Member, &str> = previous
+            .iter()
+            .map(|((s, k), g)| ((s.as_str(), k.as_str()), g.as_str()))
+            .collect();
+        assign(entity, prefix, &c, &p, registry, run_date)
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -240,7 +302,7 @@ mod tests {
     #[test]
     fn unchanged_inputs_keep_their_ids() {
         let c = cl(&[&["a", "b"], &["c"]]);
-        let first = assign(
+        let first = assign_owned(
             "customer",
             "cust",
             &c,
@@ -256,7 +318,7 @@ mod tests {
                 .count(),
             2
         );
-        let again = assign(
+        let again = assign_owned(
             "customer",
             "cust",
             &c,
@@ -265,7 +327,7 @@ mod tests {
             d("2026-11-01"),
         );
         assert_eq!(first.ids, again.ids, "deterministic minting");
-        let second = assign(
+        let second = assign_owned(
             "customer",
             "cust",
             &c,
@@ -280,9 +342,9 @@ mod tests {
     #[test]
     fn merges_keep_the_oldest_id() {
         let c1 = cl(&[&["a"]]);
-        let r1 = assign("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
+        let r1 = assign_owned("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
         let c2 = cl(&[&["a"], &["b"]]);
-        let r2 = assign(
+        let r2 = assign_owned(
             "e",
             "e",
             &c2,
@@ -294,7 +356,7 @@ mod tests {
         assert_eq!(old_a, r1.ids[0]);
         // Next night a and b are found to be one entity: the older id (a's) survives.
         let c3 = cl(&[&["a", "b"]]);
-        let r3 = assign(
+        let r3 = assign_owned(
             "e",
             "e",
             &c3,
@@ -317,9 +379,9 @@ mod tests {
     #[test]
     fn splits_leave_the_id_with_the_largest_part() {
         let c1 = cl(&[&["a", "b", "c"]]);
-        let r1 = assign("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
+        let r1 = assign_owned("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
         let c2 = cl(&[&["a", "b"], &["c"]]);
-        let r2 = assign(
+        let r2 = assign_owned(
             "e",
             "e",
             &c2,
@@ -339,9 +401,9 @@ mod tests {
     #[test]
     fn vanished_ids_are_retired_and_never_reissued() {
         let c1 = cl(&[&["a"], &["b"]]);
-        let r1 = assign("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
+        let r1 = assign_owned("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
         let c2 = cl(&[&["a"]]);
-        let r2 = assign(
+        let r2 = assign_owned(
             "e",
             "e",
             &c2,
@@ -358,7 +420,7 @@ mod tests {
         assert_eq!(retired[0].golden_id, r1.ids[1]);
         // b comes back: it gets a fresh id, not the retired one.
         let c3 = cl(&[&["a"], &["b"]]);
-        let r3 = assign(
+        let r3 = assign_owned(
             "e",
             "e",
             &c3,

@@ -196,6 +196,8 @@ fn is_valid(v: Validate, value: &str, country: Option<&str>) -> bool {
 struct AttrData {
     /// Standardised value (only for records in a cluster of two or more).
     std: Vec<Option<String>>,
+    /// The record has a value and it passes the attribute's validation (`false` for a
+    /// missing value: one byte to read instead of the column's offsets).
     valid: Vec<bool>,
 }
 
@@ -444,17 +446,27 @@ pub fn run(
         // Records in (source, key, line) order (index last: deterministic), once; the
         // clusters follow from it in order of their smallest (source, key), each listing
         // its members in that order — integer work instead of string sorts per cluster.
+        // Sources ranked by name: one integer comparison instead of two string ones.
+        let name_rank: Vec<u16> = {
+            let mut by_name: Vec<u16> = (0..m.records.sources.len() as u16).collect();
+            by_name.sort_by_key(|&s| &m.records.sources[s as usize]);
+            let mut rank = vec![0u16; by_name.len()];
+            for (r, &s) in by_name.iter().enumerate() {
+                rank[s as usize] = r as u16;
+            }
+            rank
+        };
         let mut order: Vec<u32> = (0..n as u32).collect();
         order.par_sort_unstable_by(|&x, &y| {
             let (x, y) = (x as usize, y as usize);
             (
-                m.records.source_name(x),
+                name_rank[m.records.source[x] as usize],
                 m.records.key(x),
                 m.records.lines[x],
                 x,
             )
                 .cmp(&(
-                    m.records.source_name(y),
+                    name_rank[m.records.source[y] as usize],
                     m.records.key(y),
                     m.records.lines[y],
                     y,
@@ -471,32 +483,28 @@ pub fn run(
             clusters[golden_of[c] as usize].push(i as usize);
         }
         // golden_of: matching's cluster index → golden cluster index (same clusters).
-        let member_keys: Vec<Vec<(String, String)>> = clusters
-            .iter()
+        let member_keys: Vec<Vec<ids::Member>> = clusters
+            .par_iter()
+            .with_min_len(4096)
             .map(|c| {
-                let mut v: Vec<(String, String)> = c
+                let mut v: Vec<ids::Member> = c
                     .iter()
-                    .map(|&i| {
-                        (
-                            m.records.source_name(i).to_string(),
-                            m.records.key(i).to_string(),
-                        )
-                    })
+                    .map(|&i| (m.records.source_name(i), m.records.key(i)))
                     .collect();
                 v.dedup();
                 v
             })
             .collect();
         phase.lap("clusters");
-        let prev_e: HashMap<(String, String), String> = previous
+        let prev_e: HashMap<ids::Member, &str> = previous
             .iter()
             .filter(|((en, _, _), _)| en == &e.name)
-            .map(|((_, s, k), g)| ((s.clone(), k.clone()), g.clone()))
+            .map(|((_, s, k), g)| ((s.as_str(), k.as_str()), g.as_str()))
             .collect();
         let prefix = g
             .map(|g| g.prefix().to_string())
             .unwrap_or_else(|| e.name.clone());
-        let asg = ids::assign(&e.name, &prefix, &member_keys, &prev_e, &registry, as_of);
+        let mut asg = ids::assign(&e.name, &prefix, &member_keys, &prev_e, &registry, as_of);
         phase.lap("ids");
         let gid = |i: usize| -> &str { &asg.ids[golden_of[m.cluster_of[i] as usize] as usize] };
         let count = |t: &str| asg.changes.iter().filter(|c| c.change_type == t).count() as u64;
@@ -509,20 +517,18 @@ pub fn run(
             ids_retired: count("retired"),
             previous_run: prev_date,
         });
-        for ch in &asg.changes {
-            all_changes.push((e.name.clone(), ch.clone()));
-        }
-        all_registry.extend(asg.registry.iter().cloned());
-        xw_parts.push(CrosswalkPart {
-            m,
-            order,
-            golden_ids: m
-                .cluster_of
-                .iter()
-                .map(|&c| golden_of[c as usize])
-                .collect(),
-            ids: asg.ids.clone(),
-        });
+        all_changes.extend(
+            std::mem::take(&mut asg.changes)
+                .into_iter()
+                .map(|ch| (e.name.clone(), ch)),
+        );
+        all_registry.append(&mut asg.registry);
+        // The entity's crosswalk part (completed with the ids at the end of the loop).
+        let xw_golden_ids: Vec<u32> = m
+            .cluster_of
+            .iter()
+            .map(|&c| golden_of[c as usize])
+            .collect();
         phase.lap("crosswalk_rows");
         // Pair probabilities, for evidence.
         let prob: HashMap<(u32, u32), f64> = m
@@ -539,21 +545,22 @@ pub fn run(
         phase.lap("pair_index");
         // Survivorship.
         // Clusters are independent: survivorship runs on both cores, in cluster order.
-        let golden_rows: Vec<Vec<(Option<String>, Option<usize>)>> = clusters
+        // Each attribute's winning record (`None`: no valid value in the cluster).
+        let golden_rows: Vec<Vec<Option<usize>>> = clusters
             .par_iter()
+            .with_min_len(1024)
             .map(|members| {
+                if let [i] = members[..] {
+                    // A cluster of one: its record wins wherever its value is usable.
+                    return attr_data.iter().map(|d| d.valid[i].then_some(i)).collect();
+                }
                 let mut row = Vec::with_capacity(attrs.len());
                 for (ai, a) in attrs.iter().enumerate() {
                     let col = attr_col[ai];
-                    let mut cands: Vec<usize> = members
-                        .iter()
-                        .copied()
-                        .filter(|&i| col.get(i).is_some())
-                        .collect();
                     let ad = &attr_data[ai];
-                    if a.validate != Validate::None {
-                        cands.retain(|&i| ad.valid[i]);
-                    }
+                    // Present and (where validated) valid.
+                    let mut cands: Vec<usize> =
+                        members.iter().copied().filter(|&i| ad.valid[i]).collect();
                     let mut order: Vec<Rule> = vec![a.rule];
                     order.extend(a.tie_breakers.iter().copied());
                     let freqs: HashMap<usize, usize> = if order.contains(&Rule::MostFrequent) {
@@ -594,10 +601,7 @@ pub fn run(
                                 m.records.lines[y],
                             ))
                     });
-                    row.push(match cands.first() {
-                        Some(&w) => (col.get(w).map(str::to_string), Some(w)),
-                        None => (None, None),
-                    });
+                    row.push(cands.first().copied());
                 }
                 row
             })
@@ -606,12 +610,14 @@ pub fn run(
         let golden_batch = golden_batch(
             e.name.as_str(),
             &attrs,
+            &attr_col,
             &clusters,
             &golden_rows,
             &asg,
             m,
             run_days,
         )?;
+        phase.lap("golden_batch");
         run.write_parquet(
             &golden_file(&e.name),
             golden_batch.schema(),
@@ -642,8 +648,13 @@ pub fn run(
         };
         let cluster_findings: Vec<Vec<Finding>> = clusters
             .par_iter()
+            .with_min_len(1024)
             .map(|members| {
             let mut findings: Vec<Finding> = Vec::new();
+            if members.len() < 2 {
+                // Duplicates, stale values and conflicts all need a second record.
+                return findings;
+            }
             // Duplicates: several records of one source in one cluster.
             let mut per_source: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
             for &i in members {
@@ -683,23 +694,29 @@ pub fn run(
                 if !a.track {
                     continue;
                 }
-                let col = attr_col[ai];
                 // Invalid values are the validity rules' business, not a disagreement.
                 let with: Vec<usize> = members
                     .iter()
                     .copied()
-                    .filter(|&i| col.get(i).is_some() && attr_data[ai].valid[i])
+                    .filter(|&i| attr_data[ai].valid[i])
                     .collect();
+                // Dated records, newest first (ties: record order).
+                let mut dated: Vec<(i64, usize)> = with
+                    .iter()
+                    .filter_map(|&y| extra.updated[y].map(|t| (t, y)))
+                    .collect();
+                dated.sort_unstable_by(|p, q| q.0.cmp(&p.0).then(p.1.cmp(&q.1)));
                 for &x in &with {
                     let Some(tx) = extra.updated[x] else { continue };
-                    // The newest record of another source whose value differs.
-                    let newer = with
+                    // The newest record of another source whose value differs; one
+                    // more than the tolerance older than x can make no finding, so the
+                    // (costly) value comparison stops there.
+                    let newer = dated
                         .iter()
                         .copied()
-                        .filter(|&y| m.records.source[y] != m.records.source[x])
-                        .filter(|&y| !attr_data[ai].same(a, x, y))
-                        .filter_map(|y| extra.updated[y].map(|t| (t, y)))
-                        .max_by(|p, q| p.0.cmp(&q.0).then(q.1.cmp(&p.1)));
+                        .filter(|&(_, y)| m.records.source[y] != m.records.source[x])
+                        .take_while(|&(ty, _)| ty >= tx - tol_us)
+                        .find(|&(_, y)| !attr_data[ai].same(a, x, y));
                     let Some((ty, y)) = newer else { continue };
                     if ty > tx + tol_us {
                         findings.push(record_finding(
@@ -876,8 +893,14 @@ pub fn run(
             }
         }
         phase.lap("references");
+        xw_parts.push(CrosswalkPart {
+            m,
+            order,
+            golden_ids: xw_golden_ids,
+            ids: asg.ids,
+        });
     }
-    findings.sort_by(|a, b| {
+    findings.par_sort_by(|a, b| {
         (
             a.finding_type,
             a.kind,
@@ -907,11 +930,15 @@ pub fn run(
             && a.related_key == b.related_key
             && a.detail == b.detail
     });
+    let mut by_type: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for f in &findings {
+        *by_type.entry((f.finding_type, f.kind)).or_default() += 1;
+    }
+    for ((t, k), n) in by_type {
         *summary
             .findings_by_type
-            .entry(format!("{}/{}", f.finding_type, f.kind))
-            .or_default() += 1;
+            .entry(format!("{t}/{k}"))
+            .or_default() += n;
     }
     write_crosswalk(run, xw_parts, run_days)?;
     write_changes(run, &all_changes, run_days)?;
@@ -933,8 +960,9 @@ pub fn run(
 fn golden_batch(
     entity: &str,
     attrs: &[Attribute],
+    attr_col: &[&StrColumn],
     clusters: &[Vec<usize>],
-    rows: &[Vec<(Option<String>, Option<usize>)>],
+    rows: &[Vec<Option<usize>>],
     asg: &ids::Assignment,
     m: &EntityMatch,
     run_days: i32,
@@ -973,7 +1001,20 @@ fn golden_batch(
             s.join(",")
         }))),
     ];
-    for (ai, a) in attrs.iter().enumerate() {
+    // Each attribute's value, source and key columns, attributes built in parallel.
+    let attr_cols: Vec<[ArrayRef; 3]> = (0..attrs.len())
+        .into_par_iter()
+        .map(|ai| {
+            let col = attr_col[ai];
+            let winner = || rows.iter().map(move |r| r[ai]);
+            [
+                sized_str_array(winner().map(|w| w.and_then(|i| col.get(i)))),
+                sized_str_array(winner().map(|w| w.map(|i| m.records.source_name(i)))),
+                sized_str_array(winner().map(|w| w.map(|i| m.records.key(i)))),
+            ]
+        })
+        .collect();
+    for (a, built) in attrs.iter().zip(attr_cols) {
         fields.push(Field::new(&a.name, DataType::Utf8, true));
         fields.push(Field::new(
             format!("{}_from_source", a.name),
@@ -985,19 +1026,23 @@ fn golden_batch(
             DataType::Utf8,
             true,
         ));
-        cols.push(Arc::new(StringArray::from_iter(
-            rows.iter().map(|r| r[ai].0.as_deref()),
-        )));
-        cols.push(Arc::new(StringArray::from_iter(
-            rows.iter()
-                .map(|r| r[ai].1.map(|i| m.records.source_name(i))),
-        )));
-        cols.push(Arc::new(StringArray::from_iter(
-            rows.iter().map(|r| r[ai].1.map(|i| m.records.key(i))),
-        )));
+        cols.extend(built);
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
         .map_err(|e| Error::arrow("golden batch", e))
+}
+
+/// A string array built with its value buffer sized up front (one pass to measure,
+/// one to copy) instead of grown by doubling.
+fn sized_str_array<'a>(values: impl Iterator<Item = Option<&'a str>> + Clone) -> ArrayRef {
+    let (rows, bytes) = values.clone().fold((0usize, 0usize), |(n, b), v| {
+        (n + 1, b + v.map_or(0, str::len))
+    });
+    let mut b = datafusion::arrow::array::StringBuilder::with_capacity(rows, bytes);
+    for v in values {
+        b.append_option(v);
+    }
+    Arc::new(b.finish())
 }
 
 pub fn crosswalk_schema() -> SchemaRef {
@@ -1105,11 +1150,8 @@ fn write_changes(run: &mut RunDir, changes: &[(String, IdChange)], run_days: i32
             Arc::new(StringArray::from_iter_values(
                 changes.iter().map(|c| c.1.golden_id.as_str()),
             )),
-            Arc::new(StringArray::from(
-                changes
-                    .iter()
-                    .map(|c| c.1.related_golden_id.clone())
-                    .collect::<Vec<_>>(),
+            Arc::new(StringArray::from_iter(
+                changes.iter().map(|c| c.1.related_golden_id.as_deref()),
             )),
             Arc::new(Int64Array::from_iter_values(
                 changes.iter().map(|c| c.1.records.len() as i64),
@@ -1149,10 +1191,8 @@ fn write_registry(run: &mut RunDir, reg: &[RegistryEntry]) -> Result<()> {
             Arc::new(StringArray::from_iter_values(
                 reg.iter().map(|r| r.status.as_str()),
             )),
-            Arc::new(StringArray::from(
-                reg.iter()
-                    .map(|r| r.merged_into.clone())
-                    .collect::<Vec<_>>(),
+            Arc::new(StringArray::from_iter(
+                reg.iter().map(|r| r.merged_into.as_deref()),
             )),
             Arc::new(Date32Array::from_iter_values(
                 reg.iter().map(|r| crate::util::date_to_days(r.last_seen)),
@@ -1186,13 +1226,13 @@ pub fn findings_schema() -> SchemaRef {
 /// Writes findings (extra rows may be appended by later stages through `more`).
 pub fn findings_batch(cfg: &Config, findings: &[Finding], run_days: i32) -> Result<RecordBatch> {
     let n = findings.len();
-    let owner = |f: &Finding, contact: bool| -> Option<String> {
+    let owner = |f: &Finding, contact: bool| -> Option<&str> {
         cfg.source(&f.source)
             .map(|s| {
                 if contact {
-                    s.owner.contact.clone()
+                    s.owner.contact.as_str()
                 } else {
-                    s.owner.team.clone()
+                    s.owner.team.as_str()
                 }
             })
             .filter(|s| !s.is_empty())
@@ -1210,11 +1250,8 @@ pub fn findings_batch(cfg: &Config, findings: &[Finding], run_days: i32) -> Resu
             Arc::new(StringArray::from_iter_values(
                 findings.iter().map(|f| f.entity.as_str()),
             )),
-            Arc::new(StringArray::from(
-                findings
-                    .iter()
-                    .map(|f| f.golden_id.clone())
-                    .collect::<Vec<_>>(),
+            Arc::new(StringArray::from_iter(
+                findings.iter().map(|f| f.golden_id.as_deref()),
             )),
             Arc::new(StringArray::from_iter_values(
                 findings.iter().map(|f| f.source.as_str()),
@@ -1222,17 +1259,11 @@ pub fn findings_batch(cfg: &Config, findings: &[Finding], run_days: i32) -> Resu
             Arc::new(StringArray::from_iter_values(
                 findings.iter().map(|f| f.record_key.as_str()),
             )),
-            Arc::new(StringArray::from(
-                findings
-                    .iter()
-                    .map(|f| f.related_source.clone())
-                    .collect::<Vec<_>>(),
+            Arc::new(StringArray::from_iter(
+                findings.iter().map(|f| f.related_source.as_deref()),
             )),
-            Arc::new(StringArray::from(
-                findings
-                    .iter()
-                    .map(|f| f.related_key.clone())
-                    .collect::<Vec<_>>(),
+            Arc::new(StringArray::from_iter(
+                findings.iter().map(|f| f.related_key.as_deref()),
             )),
             Arc::new(StringArray::from_iter_values(
                 findings.iter().map(|f| f.severity),
@@ -1240,17 +1271,14 @@ pub fn findings_batch(cfg: &Config, findings: &[Finding], run_days: i32) -> Resu
             Arc::new(StringArray::from_iter_values(
                 findings.iter().map(|f| f.detail.as_str()),
             )),
-            Arc::new(StringArray::from(
-                findings
-                    .iter()
-                    .map(|f| f.evidence.clone())
-                    .collect::<Vec<_>>(),
+            Arc::new(StringArray::from_iter(
+                findings.iter().map(|f| f.evidence.as_deref()),
             )),
-            Arc::new(StringArray::from(
-                findings.iter().map(|f| owner(f, false)).collect::<Vec<_>>(),
+            Arc::new(StringArray::from_iter(
+                findings.iter().map(|f| owner(f, false)),
             )),
-            Arc::new(StringArray::from(
-                findings.iter().map(|f| owner(f, true)).collect::<Vec<_>>(),
+            Arc::new(StringArray::from_iter(
+                findings.iter().map(|f| owner(f, true)),
             )),
         ],
     )
