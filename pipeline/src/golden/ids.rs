@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 
 use crate::matching::compare::hash_str;
 
@@ -99,18 +100,15 @@ pub fn assign(
     // New ids, minted in parallel against the registry as it was; an id minted twice
     // in this run (never seen in practice: 48-bit hashes) is re-minted in cluster order
     // below, which gives exactly what minting one cluster after another would.
-    let first_try: Vec<Option<String>> = {
-        use rayon::prelude::*;
-        clusters
-            .par_iter()
-            .zip(claims.par_iter())
-            .with_min_len(1024)
-            .map(|(members, cl)| {
-                cl.is_empty()
-                    .then(|| mint(entity, prefix, &members[0], |id| reg.contains_key(id)))
-            })
-            .collect()
-    };
+    let first_try: Vec<Option<String>> = clusters
+        .par_iter()
+        .zip(claims.par_iter())
+        .with_min_len(1024)
+        .map(|(members, cl)| {
+            cl.is_empty()
+                .then(|| mint(entity, prefix, &members[0], |id| reg.contains_key(id)))
+        })
+        .collect();
     let mut minted: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut ids = Vec::with_capacity(clusters.len());
     let mut issued_on = Vec::with_capacity(clusters.len());
@@ -205,17 +203,12 @@ pub fn assign(
             });
         }
     }
-    {
-        use rayon::prelude::*;
-        changes.par_sort_unstable_by(|a, b| {
-            (a.change_type, &a.golden_id).cmp(&(b.change_type, &b.golden_id))
-        });
-    }
+    // Keys are unique (one change per id and type, one entry per id): unstable is exact.
+    changes.par_sort_unstable_by(|a, b| {
+        (a.change_type, &a.golden_id).cmp(&(b.change_type, &b.golden_id))
+    });
     let mut registry: Vec<RegistryEntry> = reg.into_values().collect();
-    {
-        use rayon::prelude::*;
-        registry.par_sort_unstable_by(|a, b| a.golden_id.cmp(&b.golden_id));
-    }
+    registry.par_sort_unstable_by(|a, b| a.golden_id.cmp(&b.golden_id));
     Assignment {
         ids,
         issued: issued_on,
@@ -337,6 +330,31 @@ mod tests {
         );
         assert_eq!(second.ids, first.ids);
         assert!(second.changes.is_empty());
+    }
+
+    #[test]
+    fn clusters_minting_the_same_id_get_the_next_salt_in_cluster_order() {
+        // Two records of a source with the same key (a same-key duplicate) that end up
+        // in different clusters share their anchor: both first try the same id, and the
+        // later cluster takes the next salt, as minting one cluster after another does.
+        let c = cl(&[&["a"], &["a"], &["b"]]);
+        let r = assign_owned("e", "e", &c, &HashMap::new(), &[], d("2026-11-01"));
+        let taken = |ids: &[&str]| {
+            let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+            move |id: &str| ids.iter().any(|x| x == id)
+        };
+        let first = mint("e", "e", &("s", "a"), taken(&[]));
+        let second = mint("e", "e", &("s", "a"), taken(&[&first]));
+        assert_ne!(first, second);
+        assert_eq!(r.ids[0], first);
+        assert_eq!(r.ids[1], second);
+        assert_eq!(r.ids[2], mint("e", "e", &("s", "b"), taken(&[])));
+        assert_eq!(r.registry.len(), 3);
+        assert!(
+            r.registry
+                .windows(2)
+                .all(|w| w[0].golden_id < w[1].golden_id)
+        );
     }
 
     #[test]
