@@ -240,51 +240,20 @@ fn attributes_for(e: &EntityMatch, g: Option<&GoldenEntity>) -> Vec<Attribute> {
         .collect()
 }
 
-/// The previous committed run before `as_of`: its date, crosswalk and registry.
-type Previous = (
-    Option<NaiveDate>,
-    HashMap<(String, String, String), String>,
-    Vec<RegistryEntry>,
-);
+/// The previous committed run before `as_of`: its date, crosswalk (as read: the id
+/// lookups borrow its strings) and registry.
+type Previous = (Option<NaiveDate>, Vec<RecordBatch>, Vec<RegistryEntry>);
 
 fn load_previous(root: &Path, as_of: NaiveDate) -> Result<Previous> {
     let dates = crate::output::list_run_dates(root)?;
     let Some(&d) = dates.iter().rev().find(|d| **d < as_of) else {
-        return Ok((None, HashMap::new(), Vec::new()));
+        return Ok((None, Vec::new(), Vec::new()));
     };
     let dir = root.join(crate::output::run_dir_name(d));
-    let mut xw = HashMap::new();
+    let mut xw = Vec::new();
     let mut reg = Vec::new();
     if dir.join(CROSSWALK_FILE).is_file() {
-        let (_, batches) = crate::output::read_parquet(&dir.join(CROSSWALK_FILE))?;
-        for b in &batches {
-            let e = b
-                .column_by_name("entity")
-                .expect("schema")
-                .as_string::<i32>();
-            let s = b
-                .column_by_name("source")
-                .expect("schema")
-                .as_string::<i32>();
-            let k = b
-                .column_by_name("record_key")
-                .expect("schema")
-                .as_string::<i32>();
-            let g = b
-                .column_by_name("golden_id")
-                .expect("schema")
-                .as_string::<i32>();
-            for i in 0..b.num_rows() {
-                xw.insert(
-                    (
-                        e.value(i).to_string(),
-                        s.value(i).to_string(),
-                        k.value(i).to_string(),
-                    ),
-                    g.value(i).to_string(),
-                );
-            }
-        }
+        xw = crate::output::read_parquet(&dir.join(CROSSWALK_FILE))?.1;
     }
     if dir.join(REGISTRY_FILE).is_file() {
         let (_, batches) = crate::output::read_parquet(&dir.join(REGISTRY_FILE))?;
@@ -496,11 +465,23 @@ pub fn run(
             })
             .collect();
         phase.lap("clusters");
-        let prev_e: HashMap<ids::Member, &str> = previous
-            .iter()
-            .filter(|((en, _, _), _)| en == &e.name)
-            .map(|((_, s, k), g)| ((s.as_str(), k.as_str()), g.as_str()))
-            .collect();
+        // The previous night's ids of this entity's records (a key seen twice: the
+        // later row, as the crosswalk lists records in (source, key, line) order).
+        let mut prev_e: HashMap<ids::Member, &str> = HashMap::new();
+        for b in &previous {
+            let col = |n: &str| b.column_by_name(n).expect("schema").as_string::<i32>();
+            let (en, src, key, gid) = (
+                col("entity"),
+                col("source"),
+                col("record_key"),
+                col("golden_id"),
+            );
+            for i in 0..b.num_rows() {
+                if en.value(i) == e.name {
+                    prev_e.insert((src.value(i), key.value(i)), gid.value(i));
+                }
+            }
+        }
         let prefix = g
             .map(|g| g.prefix().to_string())
             .unwrap_or_else(|| e.name.clone());
