@@ -60,13 +60,13 @@ pub fn assign(
     prefix: &str,
     clusters: &[Vec<Member<'_>>],
     previous: &HashMap<Member<'_>, &str>,
-    registry: &[RegistryEntry],
+    registry: Vec<RegistryEntry>,
     run_date: NaiveDate,
 ) -> Assignment {
     let mut reg: HashMap<String, RegistryEntry> = registry
-        .iter()
+        .into_iter()
         .filter(|r| r.entity == entity)
-        .map(|r| (r.golden_id.clone(), r.clone()))
+        .map(|r| (r.golden_id.clone(), r))
         .collect();
     // Parts of each previous id: (cluster, count of its records) — few per id.
     let mut parts: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
@@ -261,7 +261,7 @@ mod tests {
             .iter()
             .map(|((s, k), g)| ((s.as_str(), k.as_str()), g.as_str()))
             .collect();
-        assign(entity, prefix, &c, &p, registry, run_date)
+        assign(entity, prefix, &c, &p, registry.to_vec(), run_date)
     }
 
     fn d(s: &str) -> NaiveDate {

@@ -301,7 +301,7 @@ pub fn run(
     unknown_decisions: &[Decision],
     decisions_total: u64,
 ) -> Result<GoldenOutput> {
-    let (prev_date, previous, registry) = load_previous(root, as_of)?;
+    let (prev_date, previous, mut registry) = load_previous(root, as_of)?;
     let run_days = crate::util::date_to_days(as_of);
     let tol_us = cfg.golden.stale_tolerance_days as i64 * 86_400_000_000;
     let mut findings: Vec<Finding> = Vec::new();
@@ -331,11 +331,7 @@ pub fn run(
     }
     let mut xw_parts: Vec<CrosswalkPart> = Vec::new();
     let mut all_changes: Vec<(String, IdChange)> = Vec::new();
-    let mut all_registry: Vec<RegistryEntry> = registry
-        .iter()
-        .filter(|r| !matched.entities.iter().any(|m| m.config.name == r.entity))
-        .cloned()
-        .collect();
+    let mut all_registry: Vec<RegistryEntry> = Vec::new();
     for m in &matched.entities {
         let e = &m.config;
         let mut phase = crate::util::Phases::new("golden", &e.name);
@@ -485,7 +481,14 @@ pub fn run(
         let prefix = g
             .map(|g| g.prefix().to_string())
             .unwrap_or_else(|| e.name.clone());
-        let mut asg = ids::assign(&e.name, &prefix, &member_keys, &prev_e, &registry, as_of);
+        // This entity's part of the previous registry, moved (not copied) into the
+        // assignment; what no matched entity takes is carried over below.
+        let (registry_e, rest): (Vec<RegistryEntry>, Vec<RegistryEntry>) =
+            std::mem::take(&mut registry)
+                .into_iter()
+                .partition(|r| r.entity == e.name);
+        registry = rest;
+        let mut asg = ids::assign(&e.name, &prefix, &member_keys, &prev_e, registry_e, as_of);
         phase.lap("ids");
         let gid = |i: usize| -> &str { &asg.ids[golden_of[m.cluster_of[i] as usize] as usize] };
         let count = |t: &str| asg.changes.iter().filter(|c| c.change_type == t).count() as u64;
@@ -923,6 +926,8 @@ pub fn run(
     }
     write_crosswalk(run, xw_parts, run_days)?;
     write_changes(run, &all_changes, run_days)?;
+    // Entries of entities no longer matched stay as they were.
+    all_registry.append(&mut registry);
     all_registry.sort_by(|a, b| (&a.entity, &a.golden_id).cmp(&(&b.entity, &b.golden_id)));
     write_registry(run, &all_registry)?;
     tracing::info!(
