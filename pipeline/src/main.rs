@@ -19,7 +19,8 @@ unsafe extern "C" {
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
 }
 
-/// `mi_option_purge_delay` in mimalloc 3's `mi_option_e`.
+/// `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (libmimalloc-sys names its
+/// neighbours: `mi_option_eager_commit_delay` = 14, `mi_option_use_numa_nodes` = 16).
 const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 
 /// Keeps memory the run frees for the run to reuse instead of returning it to the
