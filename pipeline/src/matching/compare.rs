@@ -33,7 +33,6 @@ pub struct Comparison {
     pub labels: Vec<String>,
     values: StrColumn,
     hash: Vec<u64>,
-    ascii: Vec<bool>,
     tokens: Vec<u64>,
     token_offsets: Vec<u32>,
     numbers: Vec<f64>,
@@ -43,7 +42,9 @@ pub struct Comparison {
     tf: Vec<f32>,
     /// Standardised values of the `swap_with` field.
     swap: Option<StrColumn>,
-    /// Character-set signatures of `values` and `swap` (Jaro–Winkler and email methods).
+    /// Character-set signatures of `values` and `swap` (Jaro–Winkler, email and the
+    /// edit-distance methods); a valid signature also marks an ASCII value of at most 64
+    /// bytes, which the stack kernels take.
     sig: Vec<u64>,
     swap_sig: Vec<u64>,
 }
@@ -200,7 +201,6 @@ impl Comparison {
             levels: labels.len(),
             labels,
             hash: Vec::with_capacity(n),
-            ascii: Vec::with_capacity(n),
             tokens: Vec::new(),
             token_offsets: Vec::new(),
             numbers: Vec::new(),
@@ -215,10 +215,11 @@ impl Comparison {
         for i in 0..n {
             let v = c.values.get(i);
             c.hash.push(v.map(hash_str).unwrap_or(0));
-            c.ascii
-                .push(v.is_some_and(|s| s.is_ascii() && s.len() <= 64));
         }
-        if matches!(c.method, Method::JaroWinkler | Method::Email) {
+        if matches!(
+            c.method,
+            Method::JaroWinkler | Method::Email | Method::Levenshtein | Method::DamerauLevenshtein
+        ) {
             c.sig = (0..n)
                 .map(|i| c.values.get(i).map_or(0, kernels::signature))
                 .collect();
@@ -373,21 +374,26 @@ impl Comparison {
                 };
                 self.first_at_least(s)
             }
-            Method::Levenshtein => self.first_at_most(if self.ascii[a] && self.ascii[b] {
-                kernels::levenshtein_within_ascii(va.as_bytes(), vb.as_bytes(), self.max_distance)
-                    as f64
-            } else {
-                kernels::levenshtein_within(va, vb, self.max_distance) as f64
-            }),
-            Method::DamerauLevenshtein => self.first_at_most(if self.ascii[a] && self.ascii[b] {
-                kernels::damerau_levenshtein_within_ascii(
-                    va.as_bytes(),
-                    vb.as_bytes(),
-                    self.max_distance,
-                ) as f64
-            } else {
-                kernels::damerau_levenshtein_within(va, vb, self.max_distance) as f64
-            }),
+            Method::Levenshtein | Method::DamerauLevenshtein => {
+                let (sa, sb) = (self.sig[a], self.sig[b]);
+                let max = self.max_distance;
+                let d = if sa & sb & kernels::SIGNATURE_VALID != 0 {
+                    let (x, y) = (va.as_bytes(), vb.as_bytes());
+                    if kernels::edit_distance_above_signature(sa, sb, max) {
+                        return last;
+                    }
+                    if self.method == Method::Levenshtein {
+                        kernels::levenshtein_within_ascii(x, y, max)
+                    } else {
+                        kernels::damerau_levenshtein_within_ascii(x, y, max)
+                    }
+                } else if self.method == Method::Levenshtein {
+                    kernels::levenshtein_within(va, vb, max)
+                } else {
+                    kernels::damerau_levenshtein_within(va, vb, max)
+                };
+                self.first_at_most(d as f64)
+            }
             Method::Jaccard => {
                 let ta = &self.tokens
                     [self.token_offsets[a] as usize..self.token_offsets[a + 1] as usize];

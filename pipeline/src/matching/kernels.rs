@@ -92,6 +92,18 @@ pub fn jaro_winkler_below_signature(a: &[u8], b: &[u8], sa: u64, sb: u64, t: f64
     jaro_winkler_upper_below(a, b, common, t)
 }
 
+/// Whether the (Damerau-)Levenshtein distance of two strings is certainly above `max`,
+/// from their valid [`signature`]s alone: every distinct character of `a` absent from `b`
+/// needs its own substitution or deletion (an edit removes one occurrence; a
+/// transposition removes none), and a bit set in `sa` but not in `sb` is such a
+/// character (distinct bits, distinct characters), so the distance is at least either
+/// popcount. Settles most unrelated dates and identifiers without building a bit table.
+#[inline(always)]
+pub fn edit_distance_above_signature(sa: u64, sb: u64, max: usize) -> bool {
+    debug_assert!(sa & sb & SIGNATURE_VALID != 0);
+    (sa & !sb).count_ones().max((sb & !sa).count_ones()) as usize > max
+}
+
 /// Whether Jaro–Winkler is certainly below `t` when `a` and `b` share at most `common`
 /// characters: the Jaro similarity is then at most (c/|a| + c/|b| + 1)/3 (no
 /// transpositions), raised by the Winkler prefix bonus. Compared as integer ratios,
@@ -335,10 +347,21 @@ pub fn damerau_levenshtein_within_ascii(a: &[u8], b: &[u8], max: usize) -> usize
     // cost g + 1, Lowrance–Wagner), which OSA does in g + 2 (two substitutions around
     // the gap): so OSA ≤ DL + ⌊DL / 2⌋, and OSA > max + ⌊max / 2⌋ means DL > max.
     let osa = bit_parallel_distance(a, b, true);
-    if osa <= 2 || osa > max + max / 2 {
+    if osa <= 2 || osa > max + max / 2 || osa_settles_within(a.len(), b.len(), max) {
         return osa;
     }
     damerau_bytes(a, b, max)
+}
+
+/// Whether OSA > 2 already means DL > `max` for strings of these lengths: a DL script
+/// of cost at most 2 that OSA cannot match is one gapped transposition (cost 1 plus one
+/// insertion or deletion between the pair, Lowrance–Wagner) and nothing else, which
+/// changes the length by exactly one. So for `max` ≤ 2 and lengths that differ by
+/// anything but one (dates, identifiers, codes of a fixed width) the matrix is never
+/// needed.
+#[inline(always)]
+fn osa_settles_within(la: usize, lb: usize, max: usize) -> bool {
+    max <= 2 && la.abs_diff(lb) != 1
 }
 
 /// L1 distance of the byte counts of two strings of at most 127 bytes.
@@ -600,7 +623,8 @@ mod tests {
                     assert_eq!(got.min(max + 1), dl.min(max + 1), "{a:?} {b:?} {max}");
                     let got = levenshtein_within_ascii(x, y, max);
                     assert_eq!(got.min(max + 1), lev.min(max + 1), "{a:?} {b:?} {max}");
-                    if osa > 2 && osa <= max + max / 2 {
+                    if osa > 2 && osa <= max + max / 2 && !osa_settles_within(x.len(), y.len(), max)
+                    {
                         matrix_needed += 1;
                     }
                 }
@@ -637,6 +661,36 @@ mod tests {
         assert_eq!(signature("müller"), 0, "non-ASCII: no signature");
         assert_eq!(signature(&"x".repeat(65)), 0);
         assert_ne!(signature(&"x".repeat(64)), 0);
+    }
+
+    #[test]
+    fn signature_bound_on_edit_distance_is_a_lower_bound() {
+        // Digits (dates, identifiers) and a wide alphabet where signature bits collide.
+        let mut s = random_strings(0x9E3779B97F4A7C15, b"0123456789", 300, (6, 9));
+        s.extend(random_strings(
+            0x2545F4914F6CDD1D,
+            b"aAbBcdeEmnrstz019 -.'&",
+            300,
+            (1, 13),
+        ));
+        let mut rejected = 0;
+        for a in &s {
+            for b in s.iter().step_by(3) {
+                let (sa, sb) = (signature(a), signature(b));
+                let lev = strsim::levenshtein(a, b);
+                let dl = strsim::damerau_levenshtein(a, b);
+                for max in 0..4 {
+                    if edit_distance_above_signature(sa, sb, max) {
+                        assert!(dl > max && lev > max, "{a:?} {b:?} {dl} {max}");
+                        rejected += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            rejected > 50_000,
+            "the bound settles unrelated pairs: {rejected}"
+        );
     }
 
     #[test]
