@@ -637,6 +637,7 @@ fn convert_ndjson(chunk: Chunk, ctx: &FileCtx, keys: &ndjson::KeyPlan) -> Conver
         .map(|b| csv::quarantine_bad(b, ctx.cap, ctx.encoding))
         .collect();
     let data = &chunk.data;
+    let mut order = ndjson::KeyOrder::default();
     for r in &chunk.records {
         let bytes = &data[r.start..r.end];
         let bad = |reason: Reason, column: Option<String>, message: String| {
@@ -668,7 +669,7 @@ fn convert_ndjson(chunk: Chunk, ctx: &FileCtx, keys: &ndjson::KeyPlan) -> Conver
             enc => decode_lossy(bytes, enc).into(),
         };
         let mut raws = Vec::with_capacity(keys.len());
-        if let Err(e) = ndjson::parse_line(&text, keys, &mut raws) {
+        if let Err(e) = ndjson::parse_line_with(&text, keys, &mut raws, &mut order) {
             quarantine.push(bad(e.reason, None, e.message));
             continue;
         }

@@ -107,7 +107,7 @@ impl<R: Read> LineChunker<R> {
                 continue;
             }
             let region = &self.buf[self.pos..self.filled];
-            let nl = region.iter().position(|&b| b == b'\n');
+            let nl = memchr::memchr(b'\n', region);
             let (end, next) = match nl {
                 Some(k) => (self.pos + k, self.pos + k + 1),
                 None if self.eof => (self.filled, self.filled),
@@ -176,7 +176,7 @@ impl<R: Read> LineChunker<R> {
         let mut total = 0usize;
         loop {
             let region = &self.buf[self.pos..self.filled];
-            if let Some(k) = region.iter().position(|&b| b == b'\n') {
+            if let Some(k) = memchr::memchr(b'\n', region) {
                 total += k;
                 self.pos += k + 1;
                 break;
@@ -207,16 +207,29 @@ impl<R: Read> LineChunker<R> {
 pub struct KeyPlan {
     /// For each canonical column: the path of keys (one element for a top-level key).
     paths: Vec<Vec<String>>,
+    /// The distinct top-level keys the columns read, each with its columns.
+    tops: Vec<(String, Vec<usize>)>,
 }
 
 impl KeyPlan {
     pub fn new(export_names: &[String]) -> KeyPlan {
-        KeyPlan {
-            paths: export_names
-                .iter()
-                .map(|n| n.split('.').map(str::to_string).collect())
-                .collect(),
+        let paths: Vec<Vec<String>> = export_names
+            .iter()
+            .map(|n| n.split('.').map(str::to_string).collect())
+            .collect();
+        let mut tops: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, p) in paths.iter().enumerate() {
+            match tops.iter_mut().find(|(k, _)| *k == p[0]) {
+                Some((_, cols)) => cols.push(i),
+                None => tops.push((p[0].clone(), vec![i])),
+            }
         }
+        KeyPlan { paths, tops }
+    }
+
+    /// The index in `tops` of a top-level key, if a column reads it.
+    fn top(&self, key: &str) -> Option<usize> {
+        self.tops.iter().position(|(k, _)| k == key)
     }
 
     pub fn len(&self) -> usize {
@@ -234,11 +247,52 @@ pub struct LineError {
     pub message: String,
 }
 
+/// What the keys of the last object parsed resolved to, by position in the object:
+/// lines of one export almost always list the same keys in the same order, so a key is
+/// checked against the one seen at its position (one comparison) before the plan is
+/// searched. Reused across the lines of a chunk.
+#[derive(Default)]
+pub struct KeyOrder {
+    seen: Vec<(String, Option<usize>)>,
+}
+
+impl KeyOrder {
+    #[inline]
+    fn resolve(&mut self, pos: usize, key: &str, plan: &KeyPlan) -> Option<usize> {
+        if let Some((k, top)) = self.seen.get(pos)
+            && k == key
+        {
+            return *top;
+        }
+        let top = plan.top(key);
+        if pos < self.seen.len() {
+            let slot = &mut self.seen[pos];
+            slot.0.clear();
+            slot.0.push_str(key);
+            slot.1 = top;
+        } else if pos == self.seen.len() {
+            self.seen.push((key.to_string(), top));
+        }
+        top
+    }
+}
+
 /// Parses one line into raw values for each mapped column (`None`: key absent).
+#[cfg(test)]
 pub fn parse_line<'a>(
     line: &'a str,
     plan: &KeyPlan,
     out: &mut Vec<Option<&'a RawValue>>,
+) -> std::result::Result<(), LineError> {
+    parse_line_with(line, plan, out, &mut KeyOrder::default())
+}
+
+/// [`parse_line`] with the key order of earlier lines (`order`).
+pub fn parse_line_with<'a>(
+    line: &'a str,
+    plan: &KeyPlan,
+    out: &mut Vec<Option<&'a RawValue>>,
+    order: &mut KeyOrder,
 ) -> std::result::Result<(), LineError> {
     out.clear();
     out.resize(plan.len(), None);
@@ -263,7 +317,7 @@ pub fn parse_line<'a>(
         });
     }
     let mut de = serde_json::Deserializer::from_str(line);
-    let seed = TopSeed { plan, out };
+    let seed = TopSeed { plan, out, order };
     seed.deserialize(&mut de).map_err(|e| json_error(&e))?;
     de.end().map_err(|e| json_error(&e))?;
     Ok(())
@@ -289,6 +343,7 @@ fn json_error(e: &serde_json::Error) -> LineError {
 struct TopSeed<'p, 'o, 'a> {
     plan: &'p KeyPlan,
     out: &'o mut Vec<Option<&'a RawValue>>,
+    order: &'o mut KeyOrder,
 }
 
 impl<'de, 'p, 'o> DeserializeSeed<'de> for TopSeed<'p, 'o, 'de> {
@@ -304,24 +359,19 @@ impl<'de, 'p, 'o> Visitor<'de> for TopSeed<'p, 'o, 'de> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        let mut pos = 0;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let mut wanted = false;
-            for p in &self.plan.paths {
-                if p[0] == key.as_ref() {
-                    wanted = true;
-                    break;
-                }
-            }
-            if wanted {
+            let top = self.order.resolve(pos, &key, self.plan);
+            pos += 1;
+            if let Some(t) = top {
                 let raw: &'de RawValue = map.next_value()?;
-                for (i, p) in self.plan.paths.iter().enumerate() {
-                    if p[0] == key.as_ref() {
-                        self.out[i] = if p.len() == 1 {
-                            Some(raw)
-                        } else {
-                            nested(raw, &p[1..])
-                        };
-                    }
+                for &i in &self.plan.tops[t].1 {
+                    let p = &self.plan.paths[i];
+                    self.out[i] = if p.len() == 1 {
+                        Some(raw)
+                    } else {
+                        nested(raw, &p[1..])
+                    };
                 }
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -350,6 +400,11 @@ pub fn field_text(raw: Option<&RawValue>) -> FieldText<'_> {
     };
     let s = raw.get();
     match s.as_bytes().first() {
+        // A string without escapes is its bytes between the quotes (the raw value is
+        // valid JSON, so it has no control characters either).
+        Some(b'"') if s.len() >= 2 && memchr::memchr(b'\\', s.as_bytes()).is_none() => {
+            FieldText::Text(Cow::Borrowed(&s[1..s.len() - 1]))
+        }
         Some(b'"') => match serde_json::from_str::<Cow<str>>(s) {
             Ok(t) => {
                 if t.contains('\0') {
@@ -425,6 +480,46 @@ mod tests {
                 Some("<nested_value>".into()),
             ]
         );
+    }
+
+    #[test]
+    fn key_order_of_earlier_lines_never_changes_a_result() {
+        let p = plan(&["a", "b", "x.deep", "s"]);
+        let lines = [
+            r#"{"a": 1, "x": {"deep": 2}, "b": 3, "s": "plain"}"#,
+            r#"{"a": 1, "x": {"deep": 2}, "b": 3, "s": "esc\"aped"}"#,
+            r#"{"b": 4, "a": 5}"#,
+            r#"{"z": 0, "b": 4, "a": 5, "q": 1, "x": {"deep": "y"}}"#,
+            r#"{"a": 6, "a": 7, "s": null}"#,
+            r#"{"A": 1, "b ": 2, "s": ""}"#,
+            r#"{"a": 1, "x": {"deep": 2}, "b": 3, "s": "plain"}"#,
+        ];
+        let mut order = KeyOrder::default();
+        let mut hinted = 0;
+        for line in lines {
+            let mut fresh = Vec::new();
+            assert!(parse_line(line, &p, &mut fresh).is_ok());
+            let mut with = Vec::new();
+            let before = order.seen.clone();
+            assert!(parse_line_with(line, &p, &mut with, &mut order).is_ok());
+            let text = |v: &[Option<&RawValue>]| -> Vec<Option<String>> {
+                v.iter()
+                    .map(|r| match field_text(*r) {
+                        FieldText::Text(t) => Some(t.into_owned()),
+                        FieldText::Missing => None,
+                        FieldText::Invalid(r, _) => Some(format!("<{}>", r.as_str())),
+                    })
+                    .collect()
+            };
+            assert_eq!(text(&with), text(&fresh), "{line}");
+            hinted += usize::from(before == order.seen && !before.is_empty());
+        }
+        assert_eq!(hinted, 1, "the repeated layout is served from the order");
+        assert_eq!(
+            texts(lines[1], &["s", "a"]).unwrap(),
+            vec![Some("esc\"aped".into()), Some("1".into())]
+        );
+        assert_eq!(texts(lines[5], &["s"]).unwrap(), vec![Some("".into())]);
     }
 
     #[test]
