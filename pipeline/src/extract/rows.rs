@@ -57,8 +57,30 @@ pub struct RowPlan {
     /// Indices into `columns` of the key parts, in key order.
     pub key_idx: Vec<usize>,
     pub trim: bool,
-    pub null_values: Arc<Vec<String>>,
+    pub null_values: Arc<NullValues>,
     pub schema: SchemaRef,
+}
+
+/// The texts a source writes for "no value", with their lengths as a bit set so most
+/// fields are told apart without comparing bytes.
+pub struct NullValues {
+    values: Vec<String>,
+    /// Bit `min(len, 63)` set for each value's byte length.
+    lengths: u64,
+}
+
+impl NullValues {
+    pub fn new(values: &[String]) -> NullValues {
+        NullValues {
+            lengths: values.iter().fold(0, |m, v| m | 1 << v.len().min(63)),
+            values: values.to_vec(),
+        }
+    }
+
+    #[inline]
+    pub fn contains(&self, t: &str) -> bool {
+        self.lengths & 1 << t.len().min(63) != 0 && self.values.iter().any(|n| n == t)
+    }
 }
 
 impl RowPlan {
@@ -90,7 +112,7 @@ impl RowPlan {
             columns,
             key_idx,
             trim: src.trim,
-            null_values: Arc::new(src.null_values.clone()),
+            null_values: Arc::new(NullValues::new(&src.null_values)),
             schema: staged_schema(src),
         }
     }
@@ -162,7 +184,7 @@ impl BatchBuilder {
                 FieldText::Missing => None,
                 FieldText::Text(t) => {
                     let t = if self.plan.trim { trim_cow(t) } else { t };
-                    if self.plan.null_values.iter().any(|n| n == t.as_ref()) {
+                    if self.plan.null_values.contains(&t) {
                         None
                     } else {
                         Some(t)
@@ -249,7 +271,14 @@ impl BatchBuilder {
 
 /// Trims whitespace and stray byte-order marks (U+FEFF) from both ends.
 fn trim_value(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+    // Most fields start and end with an ASCII character that is not white space: nothing
+    // to trim, without decoding characters from both ends.
+    let plain = |b: u8| b < 0x80 && b != b' ' && !(0x09..=0x0d).contains(&b);
+    match s.as_bytes() {
+        [first, .., last] if plain(*first) && plain(*last) => s,
+        [only] if plain(*only) => s,
+        _ => s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}'),
+    }
 }
 
 fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
@@ -263,5 +292,42 @@ fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
                 Cow::Owned(t.to_string())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimming_takes_the_fast_path_only_when_nothing_is_trimmed() {
+        fn slow(s: &str) -> &str {
+            s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        }
+        let edges = [
+            "", "a", " ", "\t", "\u{b}", "\u{c}", "\r", "\n", "\u{1c}", "\u{1f}", "\u{85}",
+            "\u{a0}", "\u{feff}", "\u{3000}", "é", "x y", "\u{0}",
+        ];
+        let mut cases = Vec::new();
+        for a in edges {
+            for b in edges {
+                for mid in ["", "q", "a b", "ü"] {
+                    cases.push(format!("{a}{mid}{b}"));
+                }
+            }
+        }
+        for s in &cases {
+            assert_eq!(trim_value(s), slow(s), "{s:?}");
+        }
+        assert_eq!(trim_value("\u{feff} 42\u{a0}"), "42");
+    }
+
+    #[test]
+    fn null_values_compare_only_texts_of_their_lengths() {
+        let long = "n".repeat(70);
+        let n = NullValues::new(&["".into(), "N/A".into(), long.clone()]);
+        assert!(n.contains("") && n.contains("N/A") && n.contains(&long));
+        assert!(!n.contains("n/a") && !n.contains("NA") && !n.contains(&"n".repeat(71)));
+        assert!(!NullValues::new(&[]).contains(""));
     }
 }
