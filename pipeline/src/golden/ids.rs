@@ -10,7 +10,8 @@
 //! smallest (source, key), so unchanged inputs give identical ids, with a salt to avoid
 //! ever re-issuing an id that exists in the registry.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::util::{FastMap, FastSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -59,17 +60,17 @@ pub fn assign(
     entity: &str,
     prefix: &str,
     clusters: &[Vec<Member<'_>>],
-    previous: &HashMap<Member<'_>, &str>,
+    previous: &FastMap<Member<'_>, &str>,
     registry: Vec<RegistryEntry>,
     run_date: NaiveDate,
 ) -> Assignment {
-    let mut reg: HashMap<String, RegistryEntry> = registry
+    let mut reg: FastMap<String, RegistryEntry> = registry
         .into_iter()
         .filter(|r| r.entity == entity)
         .map(|r| (r.golden_id.clone(), r))
         .collect();
     // Parts of each previous id: (cluster, count of its records) — few per id.
-    let mut parts: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
+    let mut parts: FastMap<&str, Vec<(usize, usize)>> = FastMap::default();
     for (c, members) in clusters.iter().enumerate() {
         for m in members {
             if let Some(&g) = previous.get(m) {
@@ -94,7 +95,7 @@ pub fn assign(
             .expect("non-empty");
         claims[best].push(g);
     }
-    let issued = |g: &str, reg: &HashMap<String, RegistryEntry>| {
+    let issued = |g: &str, reg: &FastMap<String, RegistryEntry>| {
         reg.get(g).map(|r| r.issued_on).unwrap_or(run_date)
     };
     // New ids, minted in parallel against the registry as it was; an id minted twice
@@ -109,7 +110,7 @@ pub fn assign(
                 .then(|| mint(entity, prefix, &members[0], |id| reg.contains_key(id)))
         })
         .collect();
-    let mut minted: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut minted: FastSet<String> = FastSet::default();
     let mut ids = Vec::with_capacity(clusters.len());
     let mut issued_on = Vec::with_capacity(clusters.len());
     let mut changes = Vec::new();
@@ -243,6 +244,7 @@ fn mint(entity: &str, prefix: &str, anchor: &Member<'_>, taken: impl Fn(&str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     /// `assign` over owned test data.
     fn assign_owned(
@@ -257,7 +259,7 @@ mod tests {
             .iter()
             .map(|m| m.iter().map(|(s, k)| (s.as_str(), k.as_str())).collect())
             .collect();
-        let p: HashMap<Member, &str> = previous
+        let p: FastMap<Member, &str> = previous
             .iter()
             .map(|((s, k), g)| ((s.as_str(), k.as_str()), g.as_str()))
             .collect();

@@ -9,6 +9,7 @@ pub mod decisions;
 pub mod ids;
 pub mod spec;
 
+use crate::util::FastMap;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -463,7 +464,7 @@ pub fn run(
         phase.lap("clusters");
         // The previous night's ids of this entity's records (a key seen twice: the
         // later row, as the crosswalk lists records in (source, key, line) order).
-        let mut prev_e: HashMap<ids::Member, &str> = HashMap::new();
+        let mut prev_e: FastMap<ids::Member, &str> = FastMap::default();
         for b in &previous {
             let col = |n: &str| b.column_by_name(n).expect("schema").as_string::<i32>();
             let (en, src, key, gid) = (
@@ -515,7 +516,7 @@ pub fn run(
             .collect();
         phase.lap("crosswalk_rows");
         // Pair probabilities, for evidence.
-        let prob: HashMap<(u32, u32), f64> = m
+        let prob: FastMap<(u32, u32), f64> = m
             .pairs
             .iter()
             .map(|p| ((p.a, p.b), p.probability))
@@ -787,7 +788,7 @@ pub fn run(
                 AliasRule::Sku => "sku",
             };
             let tvals = extra.cols.field(tcol).expect("loaded");
-            let mut target: HashMap<String, usize> = HashMap::new();
+            let mut target: FastMap<String, usize> = FastMap::default();
             for j in 0..n {
                 if m.records.source[j] as usize == *ti
                     && let Some(v) = tvals.get(j)

@@ -15,6 +15,7 @@
 //!
 //! Records listed as "keep out" are never joined to anything.
 
+use crate::util::FastMap;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -72,7 +73,7 @@ pub struct Clustering {
 struct Dsu {
     parent: Vec<u32>,
     size: Vec<u32>,
-    members: HashMap<u32, Vec<u32>>,
+    members: FastMap<u32, Vec<u32>>,
 }
 
 impl Dsu {
@@ -80,7 +81,7 @@ impl Dsu {
         Dsu {
             parent: (0..n as u32).collect(),
             size: vec![1; n],
-            members: HashMap::new(),
+            members: FastMap::default(),
         }
     }
     fn find(&mut self, mut x: u32) -> u32 {

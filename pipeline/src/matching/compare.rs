@@ -3,8 +3,6 @@
 //! term frequencies as the method needs), so comparing a pair is a few slice reads and a
 //! kernel call, returning a small integer level.
 
-use std::collections::HashMap;
-
 use super::kernels;
 use super::records::{Records, StrColumn};
 use super::spec::{ComparisonSpec, Method, Standardize};
@@ -286,7 +284,7 @@ impl Comparison {
             _ => {}
         }
         if spec.tf_adjust {
-            let mut counts: HashMap<u64, u32> = HashMap::new();
+            let mut counts: crate::util::FastMap<u64, u32> = Default::default();
             let mut total = 0u32;
             for &h in &c.hash {
                 if h != 0 {

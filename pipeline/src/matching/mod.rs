@@ -16,6 +16,7 @@ pub mod kernels;
 pub mod records;
 pub mod spec;
 
+use crate::util::FastMap;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -495,7 +496,8 @@ fn match_entity(
         .collect();
     let mut constraints = decisions(&e.name, &records);
     // Rows sharing a source and key are one record exported twice: always together.
-    let mut by_key: HashMap<(u16, &str), u32> = HashMap::new();
+    let mut by_key: FastMap<(u16, &str), u32> =
+        FastMap::with_capacity_and_hasher(n, Default::default());
     for i in 0..n {
         if let Some(&first) = by_key.get(&(records.source[i], records.key(i))) {
             constraints.must_link.push((first, i as u32));
