@@ -48,6 +48,13 @@ impl Phases {
     }
 }
 
+/// A `HashMap` with foldhash instead of SipHash, for the maps keyed by record keys, ids
+/// and hashes that hold millions of entries. Seeded per process like std's, so nothing
+/// may depend on its iteration order (as with std's).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// The set counterpart of [`FastMap`].
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,10 +69,3 @@ mod tests {
         );
     }
 }
-
-/// A `HashMap` with foldhash instead of SipHash, for the maps keyed by record keys, ids
-/// and hashes that hold millions of entries. Seeded per process like std's, so nothing
-/// may depend on its iteration order (as with std's).
-pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-/// The set counterpart of [`FastMap`].
-pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
