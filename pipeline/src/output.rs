@@ -313,13 +313,24 @@ impl RunDir {
         schema: SchemaRef,
         batches: &[RecordBatch],
     ) -> Result<u64> {
+        let rows = self.write_parquet_unrecorded(rel, schema, batches)?;
+        self.record(rel, Some(rows))?;
+        Ok(rows)
+    }
+
+    /// Writes batches to a Parquet output without recording it (for files written side
+    /// by side; the caller records each afterwards, with [`RunDir::record`]).
+    pub fn write_parquet_unrecorded(
+        &self,
+        rel: &str,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<u64> {
         let mut w = self.parquet_writer(rel, schema)?;
         for b in batches {
             w.write(b)?;
         }
-        let rows = w.finish()?;
-        self.record(rel, Some(rows))?;
-        Ok(rows)
+        w.finish()
     }
 
     /// Writes a JSON document and records it.

@@ -788,58 +788,63 @@ pub fn run(
                 AliasRule::Sku => "sku",
             };
             let tvals = extra.cols.field(tcol).expect("loaded");
-            let mut target: FastMap<String, usize> = FastMap::default();
-            for j in 0..n {
-                if m.records.source[j] as usize == *ti
-                    && let Some(v) = tvals.get(j)
-                {
-                    target.entry(normalize::canonical_id(v, rule)).or_insert(j);
-                }
+            // Canonical ids on both cores; inserted in record order (the first record
+            // of an id is its target).
+            let canonical: Vec<(String, usize)> = (0..n)
+                .into_par_iter()
+                .with_min_len(4096)
+                .filter(|&j| m.records.source[j] as usize == *ti)
+                .filter_map(|j| tvals.get(j).map(|v| (normalize::canonical_id(v, rule), j)))
+                .collect();
+            let mut target: FastMap<String, usize> =
+                FastMap::with_capacity_and_hasher(canonical.len(), Default::default());
+            for (id, j) in canonical {
+                target.entry(id).or_insert(j);
             }
             let vals = extra.cols.field(column).expect("loaded");
             let cluster_members =
                 |i: usize| &clusters[golden_of[m.cluster_of[i] as usize] as usize];
-            for i in 0..n {
-                if m.records.source[i] as usize != *si {
-                    continue;
-                }
-                // The target record the matcher puts with this one (best evidence first).
-                let should: Option<usize> = cluster_members(i)
-                    .iter()
-                    .copied()
-                    .filter(|&j| m.records.source[j] as usize == *ti)
-                    .max_by(|&x, &y| {
-                        pair_p(i, x)
-                            .unwrap_or(0.0)
-                            .partial_cmp(&pair_p(i, y).unwrap_or(0.0))
-                            .unwrap_or(std::cmp::Ordering::Equal)
-                            .then(m.records.key(y).cmp(m.records.key(x)))
-                    });
-                let tname = &m.records.sources[*ti];
-                let evidence = |j: usize| {
-                    pair_p(i, j)
-                        .map(|p| format!("match_probability={p:.4}"))
-                        .or(Some("same cluster".into()))
-                };
-                match vals.get(i) {
-                    None => {
-                        if let Some(s) = should {
-                            findings.push(record_finding(
-                                "id_mismatch",
-                                "missing_reference",
-                                i,
-                                Some(s),
-                                "warn",
-                                format!(
-                                    "{column} is empty but the record matches {tname} {}",
-                                    m.records.key(s)
-                                ),
-                                evidence(s),
-                            ));
-                        }
-                    }
+            // Record by record on both cores; collected in record order.
+            let found: Vec<Finding> = (0..n)
+                .into_par_iter()
+                .with_min_len(4096)
+                .filter(|&i| m.records.source[i] as usize == *si)
+                .filter_map(|i| {
+                    // The target record the matcher puts with this one (best evidence first).
+                    let should: Option<usize> = cluster_members(i)
+                        .iter()
+                        .copied()
+                        .filter(|&j| m.records.source[j] as usize == *ti)
+                        .max_by(|&x, &y| {
+                            pair_p(i, x)
+                                .unwrap_or(0.0)
+                                .partial_cmp(&pair_p(i, y).unwrap_or(0.0))
+                                .unwrap_or(std::cmp::Ordering::Equal)
+                                .then(m.records.key(y).cmp(m.records.key(x)))
+                        });
+                    let tname = &m.records.sources[*ti];
+                    let evidence = |j: usize| {
+                        pair_p(i, j)
+                            .map(|p| format!("match_probability={p:.4}"))
+                            .or(Some("same cluster".into()))
+                    };
+                    match vals.get(i) {
+                    None => should.map(|s| {
+                        record_finding(
+                            "id_mismatch",
+                            "missing_reference",
+                            i,
+                            Some(s),
+                            "warn",
+                            format!(
+                                "{column} is empty but the record matches {tname} {}",
+                                m.records.key(s)
+                            ),
+                            evidence(s),
+                        )
+                    }),
                     Some(v) => match target.get(&normalize::canonical_id(v, rule)) {
-                        None => findings.push(record_finding(
+                        None => Some(record_finding(
                             "id_mismatch",
                             "dangling_reference",
                             i,
@@ -854,11 +859,10 @@ pub fn run(
                             },
                             should.and_then(evidence),
                         )),
-                        Some(&t) => {
-                            if m.cluster_of[t] != m.cluster_of[i]
-                                && let Some(s) = should
-                            {
-                                findings.push(record_finding(
+                        Some(&t) => should
+                            .filter(|_| m.cluster_of[t] != m.cluster_of[i])
+                            .map(|s| {
+                                record_finding(
                                     "id_mismatch",
                                     "wrong_reference",
                                     i,
@@ -870,12 +874,13 @@ pub fn run(
                                         m.records.key(s)
                                     ),
                                     evidence(s),
-                                ));
-                            }
-                        }
+                                )
+                            }),
                     },
                 }
-            }
+                })
+                .collect();
+            findings.extend(found);
         }
         phase.lap("references");
         xw_parts.push(CrosswalkPart {
@@ -925,12 +930,28 @@ pub fn run(
             .entry(format!("{t}/{k}"))
             .or_default() += n;
     }
-    write_crosswalk(run, xw_parts, run_days)?;
-    write_changes(run, &all_changes, run_days)?;
     // Entries of entities no longer matched stay as they were.
     all_registry.append(&mut registry);
-    all_registry.sort_by(|a, b| (&a.entity, &a.golden_id).cmp(&(&b.entity, &b.golden_id)));
-    write_registry(run, &all_registry)?;
+    // The three files are independent: written side by side (each writer's column
+    // encoding was mostly one core's work), recorded in a fixed order.
+    let shared: &RunDir = run;
+    let (crosswalk, (changes, registry)) = rayon::join(
+        || write_crosswalk(shared, xw_parts, run_days),
+        || {
+            rayon::join(
+                || write_changes(shared, &all_changes, run_days),
+                || {
+                    all_registry.par_sort_by(|a, b| {
+                        (&a.entity, &a.golden_id).cmp(&(&b.entity, &b.golden_id))
+                    });
+                    write_registry(shared, &all_registry)
+                },
+            )
+        },
+    );
+    run.record(CROSSWALK_FILE, Some(crosswalk?))?;
+    run.record(ID_CHANGES_FILE, Some(changes?))?;
+    run.record(REGISTRY_FILE, Some(registry?))?;
     tracing::info!(
         findings = findings.len(),
         golden_records = summary
@@ -1054,7 +1075,8 @@ struct CrosswalkPart<'a> {
     ids: Vec<String>,
 }
 
-fn write_crosswalk(run: &mut RunDir, mut parts: Vec<CrosswalkPart>, run_days: i32) -> Result<()> {
+/// Writes crosswalk.parquet (not yet recorded in the run); returns its rows.
+fn write_crosswalk(run: &RunDir, mut parts: Vec<CrosswalkPart>, run_days: i32) -> Result<u64> {
     // Sorted by (entity, source, record_key, line): entities by name, records in order.
     parts.sort_by(|a, b| a.m.config.name.cmp(&b.m.config.name));
     let mut sink = run.parquet_writer(CROSSWALK_FILE, crosswalk_schema())?;
@@ -1090,8 +1112,7 @@ fn write_crosswalk(run: &mut RunDir, mut parts: Vec<CrosswalkPart>, run_days: i3
             sink.write(&b)?;
         }
     }
-    let n = sink.finish()?;
-    run.record(CROSSWALK_FILE, Some(n))
+    sink.finish()
 }
 
 pub fn changes_schema() -> SchemaRef {
@@ -1110,7 +1131,8 @@ pub fn changes_schema() -> SchemaRef {
     ]))
 }
 
-fn write_changes(run: &mut RunDir, changes: &[(String, IdChange)], run_days: i32) -> Result<()> {
+/// Writes id_changes.parquet (not yet recorded in the run); returns its rows.
+fn write_changes(run: &RunDir, changes: &[(String, IdChange)], run_days: i32) -> Result<u64> {
     let n = changes.len();
     let mut offsets = vec![0i32];
     let mut values: Vec<&str> = Vec::new();
@@ -1147,8 +1169,7 @@ fn write_changes(run: &mut RunDir, changes: &[(String, IdChange)], run_days: i32
         ],
     )
     .map_err(|e| Error::arrow("id changes batch", e))?;
-    run.write_parquet(ID_CHANGES_FILE, changes_schema(), &[b])?;
-    Ok(())
+    run.write_parquet_unrecorded(ID_CHANGES_FILE, changes_schema(), &[b])
 }
 
 pub fn registry_schema() -> SchemaRef {
@@ -1162,7 +1183,8 @@ pub fn registry_schema() -> SchemaRef {
     ]))
 }
 
-fn write_registry(run: &mut RunDir, reg: &[RegistryEntry]) -> Result<()> {
+/// Writes id_registry.parquet (not yet recorded in the run); returns its rows.
+fn write_registry(run: &RunDir, reg: &[RegistryEntry]) -> Result<u64> {
     let b = RecordBatch::try_new(
         registry_schema(),
         vec![
@@ -1187,8 +1209,7 @@ fn write_registry(run: &mut RunDir, reg: &[RegistryEntry]) -> Result<()> {
         ],
     )
     .map_err(|e| Error::arrow("registry batch", e))?;
-    run.write_parquet(REGISTRY_FILE, registry_schema(), &[b])?;
-    Ok(())
+    run.write_parquet_unrecorded(REGISTRY_FILE, registry_schema(), &[b])
 }
 
 pub fn findings_schema() -> SchemaRef {
