@@ -183,24 +183,34 @@ pub fn assign(
             },
         );
     }
-    // Retired: active before, no record left.
+    // Retired: active before, no record left. Their previous records in one pass over
+    // the previous crosswalk (not one pass per retired id).
+    let mut retired: FastMap<String, Vec<String>> = reg
+        .values()
+        .filter(|r| {
+            r.status == "active"
+                && r.last_seen < run_date
+                && !parts.contains_key(r.golden_id.as_str())
+        })
+        .map(|r| (r.golden_id.clone(), Vec::new()))
+        .collect();
+    if !retired.is_empty() {
+        for (m, g) in previous {
+            if let Some(v) = retired.get_mut(*g) {
+                v.push(record_ref(*m));
+            }
+        }
+    }
     for r in reg.values_mut() {
-        if r.status == "active"
-            && r.last_seen < run_date
-            && !parts.contains_key(r.golden_id.as_str())
-        {
+        if let Some(mut records) = retired.remove(r.golden_id.as_str()) {
+            records.sort_unstable();
+            records.dedup();
             r.status = "retired".into();
             changes.push(IdChange {
                 change_type: "retired",
                 golden_id: r.golden_id.clone(),
                 related_golden_id: None,
-                records: previous
-                    .iter()
-                    .filter(|(_, g)| **g == r.golden_id)
-                    .map(|(m, _)| record_ref(*m))
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect(),
+                records,
             });
         }
     }
@@ -420,7 +430,7 @@ mod tests {
 
     #[test]
     fn vanished_ids_are_retired_and_never_reissued() {
-        let c1 = cl(&[&["a"], &["b"]]);
+        let c1 = cl(&[&["a"], &["c", "b"], &["d"]]);
         let r1 = assign_owned("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
         let c2 = cl(&[&["a"]]);
         let r2 = assign_owned(
@@ -436,10 +446,18 @@ mod tests {
             .iter()
             .filter(|c| c.change_type == "retired")
             .collect();
-        assert_eq!(retired.len(), 1);
-        assert_eq!(retired[0].golden_id, r1.ids[1]);
+        assert_eq!(retired.len(), 2);
+        let of = |id: &str| retired.iter().find(|c| c.golden_id == id).expect("retired");
+        // Each retired id lists the records it last had, sorted.
+        assert_eq!(of(&r1.ids[1]).records, vec!["s|b", "s|c"]);
+        assert_eq!(of(&r1.ids[2]).records, vec!["s|d"]);
+        assert!(
+            r2.registry
+                .iter()
+                .any(|r| r.golden_id == r1.ids[1] && r.status == "retired")
+        );
         // b comes back: it gets a fresh id, not the retired one.
-        let c3 = cl(&[&["a"], &["b"]]);
+        let c3 = cl(&[&["a"], &["c", "b"]]);
         let r3 = assign_owned(
             "e",
             "e",

@@ -18,6 +18,7 @@
 use crate::util::FastMap;
 use std::collections::HashMap;
 
+use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
 /// A scored pair.
@@ -178,7 +179,8 @@ pub fn cluster(
         stats.must_links += 1;
     }
     let mut edges: Vec<&Scored> = scored.iter().filter(|s| s.is_match).collect();
-    edges.sort_by(|x, y| {
+    // Ties are broken by the record pair, so the parallel sort gives one order.
+    edges.par_sort_by(|x, y| {
         y.weight
             .partial_cmp(&x.weight)
             .unwrap_or(std::cmp::Ordering::Equal)

@@ -485,6 +485,8 @@ fn match_entity(
         }
     }
     let scored: Vec<Scored> = (0..cands.len())
+        .into_par_iter()
+        .with_min_len(4096)
         .filter(|&i| in_match[cands.a[i] as usize] && in_match[cands.b[i] as usize])
         .map(|i| Scored {
             a: cands.a[i],
