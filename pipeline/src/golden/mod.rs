@@ -422,22 +422,10 @@ pub fn run(
             }
             rank
         };
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.par_sort_unstable_by(|&x, &y| {
-            let (x, y) = (x as usize, y as usize);
-            (
-                name_rank[m.records.source[x] as usize],
-                m.records.key(x),
-                m.records.lines[x],
-                x,
-            )
-                .cmp(&(
-                    name_rank[m.records.source[y] as usize],
-                    m.records.key(y),
-                    m.records.lines[y],
-                    y,
-                ))
-        });
+        // Matching's order is (source, key, line, index): a stable sort by the source's
+        // name rank alone gives (name rank, key, line, index) without comparing keys.
+        let mut order: Vec<u32> = m.record_order.clone();
+        order.par_sort_by_key(|&x| name_rank[m.records.source[x as usize] as usize]);
         let mut golden_of = vec![u32::MAX; m.cluster_names.len()];
         let mut clusters: Vec<Vec<usize>> = Vec::with_capacity(m.cluster_names.len());
         for &i in &order {

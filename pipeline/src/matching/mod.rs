@@ -165,6 +165,9 @@ pub struct EntityMatch {
     /// Cluster id of each cluster (derived from its smallest (source, key)).
     pub cluster_names: Vec<String>,
     pub cluster_sizes: Vec<u64>,
+    /// Record indices in (source, key, line, index) order: the rows of clusters.parquet,
+    /// and golden's record order after a stable regrouping of the sources by name.
+    pub record_order: Vec<u32>,
     /// Pairs at or above the review threshold.
     pub pairs: Vec<PairOut>,
     pub summary: EntitySummary,
@@ -571,11 +574,23 @@ fn match_entity(
             gamma: gammas[i],
         })
         .collect();
-    pairs.sort_by(|x, y| {
+    // Ties are broken by the pair: the parallel sort gives one order.
+    pairs.par_sort_by(|x, y| {
         y.weight
             .partial_cmp(&x.weight)
             .unwrap_or(std::cmp::Ordering::Equal)
             .then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
+    // The index breaks ties, so the unstable sort gives one order.
+    let mut record_order: Vec<u32> = (0..n as u32).collect();
+    record_order.par_sort_unstable_by(|&x, &y| {
+        let (x, y) = (x as usize, y as usize);
+        (records.source[x], records.key(x), records.lines[x], x).cmp(&(
+            records.source[y],
+            records.key(y),
+            records.lines[y],
+            y,
+        ))
     });
     let match_pairs = pairs.iter().filter(|p| p.weight >= match_w).count() as u64;
     let summary = EntitySummary {
@@ -603,6 +618,7 @@ fn match_entity(
         cluster_of,
         cluster_names,
         cluster_sizes,
+        record_order,
         pairs,
         summary,
         model,
@@ -943,12 +959,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
         }
         phase.lap("write_review");
         // Clusters: every record, ordered by source then key.
-        // In parallel; the index breaks ties as the stable sort did.
-        let mut order: Vec<usize> = (0..r.len()).collect();
-        order.par_sort_unstable_by(|&x, &y| {
-            (r.source[x], r.key(x), r.lines[x], x).cmp(&(r.source[y], r.key(y), r.lines[y], y))
-        });
-        let clusters_batch = |chunk: &[usize]| {
+        let clusters_batch = |chunk: &[u32]| {
             let n = chunk.len();
             RecordBatch::try_new(
                 clusters_schema(),
@@ -956,25 +967,25 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
                     Arc::new(Date32Array::from(vec![run_date; n])),
                     Arc::new(StringArray::from(vec![e.name.as_str(); n])),
                     Arc::new(StringArray::from_iter_values(
-                        chunk.iter().map(|&i| r.source_name(i)),
+                        chunk.iter().map(|&i| r.source_name(i as usize)),
                     )),
                     Arc::new(StringArray::from_iter_values(
-                        chunk.iter().map(|&i| r.key(i)),
+                        chunk.iter().map(|&i| r.key(i as usize)),
                     )),
                     Arc::new(Int64Array::from_iter_values(
-                        chunk.iter().map(|&i| r.lines[i]),
+                        chunk.iter().map(|&i| r.lines[i as usize]),
                     )),
                     Arc::new(StringArray::from_iter_values(
-                        chunk.iter().map(|&i| m.cluster_id(i)),
+                        chunk.iter().map(|&i| m.cluster_id(i as usize)),
                     )),
                     Arc::new(Int64Array::from_iter_values(
-                        chunk.iter().map(|&i| m.cluster_sizes[i] as i64),
+                        chunk.iter().map(|&i| m.cluster_sizes[i as usize] as i64),
                     )),
                 ],
             )
             .map_err(|e| Error::arrow("clusters batch", e))
         };
-        clusters_sink.write_parallel(&order, CLUSTERS_BATCH, clusters_batch)?;
+        clusters_sink.write_parallel(&m.record_order, CLUSTERS_BATCH, clusters_batch)?;
         phase.lap("write_clusters");
         models.push(EntityModel {
             model: m.model.clone(),
