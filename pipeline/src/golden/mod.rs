@@ -792,31 +792,27 @@ pub fn run(
             let vals = extra.cols.field(column).expect("loaded");
             let cluster_members =
                 |i: usize| &clusters[golden_of[m.cluster_of[i] as usize] as usize];
-            // Record by record on both cores; collected in record order.
-            let found: Vec<Finding> = (0..n)
-                .into_par_iter()
-                .with_min_len(4096)
-                .filter(|&i| m.records.source[i] as usize == *si)
-                .filter_map(|i| {
-                    // The target record the matcher puts with this one (best evidence first).
-                    let should: Option<usize> = cluster_members(i)
-                        .iter()
-                        .copied()
-                        .filter(|&j| m.records.source[j] as usize == *ti)
-                        .max_by(|&x, &y| {
-                            pair_p(i, x)
-                                .unwrap_or(0.0)
-                                .partial_cmp(&pair_p(i, y).unwrap_or(0.0))
-                                .unwrap_or(std::cmp::Ordering::Equal)
-                                .then(m.records.key(y).cmp(m.records.key(x)))
-                        });
-                    let tname = &m.records.sources[*ti];
-                    let evidence = |j: usize| {
-                        pair_p(i, j)
-                            .map(|p| format!("match_probability={p:.4}"))
-                            .or(Some("same cluster".into()))
-                    };
-                    match vals.get(i) {
+            // The finding of one referencing record, if any.
+            let reference_finding = |i: usize| -> Option<Finding> {
+                // The target record the matcher puts with this one (best evidence first).
+                let should: Option<usize> = cluster_members(i)
+                    .iter()
+                    .copied()
+                    .filter(|&j| m.records.source[j] as usize == *ti)
+                    .max_by(|&x, &y| {
+                        pair_p(i, x)
+                            .unwrap_or(0.0)
+                            .partial_cmp(&pair_p(i, y).unwrap_or(0.0))
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                            .then(m.records.key(y).cmp(m.records.key(x)))
+                    });
+                let tname = &m.records.sources[*ti];
+                let evidence = |j: usize| {
+                    pair_p(i, j)
+                        .map(|p| format!("match_probability={p:.4}"))
+                        .or(Some("same cluster".into()))
+                };
+                match vals.get(i) {
                     None => should.map(|s| {
                         record_finding(
                             "id_mismatch",
@@ -847,9 +843,8 @@ pub fn run(
                             },
                             should.and_then(evidence),
                         )),
-                        Some(&t) => should
-                            .filter(|_| m.cluster_of[t] != m.cluster_of[i])
-                            .map(|s| {
+                        Some(&t) => should.filter(|_| m.cluster_of[t] != m.cluster_of[i]).map(
+                            |s| {
                                 record_finding(
                                     "id_mismatch",
                                     "wrong_reference",
@@ -863,10 +858,17 @@ pub fn run(
                                     ),
                                     evidence(s),
                                 )
-                            }),
+                            },
+                        ),
                     },
                 }
-                })
+            };
+            // Record by record on both cores; collected in record order.
+            let found: Vec<Finding> = (0..n)
+                .into_par_iter()
+                .with_min_len(4096)
+                .filter(|&i| m.records.source[i] as usize == *si)
+                .filter_map(reference_finding)
                 .collect();
             findings.extend(found);
         }
