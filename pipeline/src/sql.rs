@@ -16,6 +16,7 @@
 //! | `normalize_sku(s)` | upper case without separators |
 //! | `is_iso_country(s)` | BOOLEAN: ISO 3166-1 alpha-2 |
 //! | `canonical_id(s, rule)` | reference canonical form (`exact`, `case_insensitive`, `salesforce`, `sku`) |
+//! | `key_hash(s)` | 64-bit hash of the text (BIGINT, xxh3): grouping or joining on it is integer work; equal texts give equal hashes, different ones almost never |
 
 use std::sync::Arc;
 
@@ -100,7 +101,82 @@ pub fn udfs() -> Vec<ScalarUDF> {
     ]
     .into_iter()
     .map(|(name, kind)| ScalarUDF::from(StringUdf::new(name, kind)))
+    .chain(std::iter::once(ScalarUDF::from(KeyHash::new())))
     .collect()
+}
+
+/// `key_hash(s)`: xxh3 of the text as BIGINT. Reads every string type in place (no
+/// cast to Utf8 copying the values), because its use is over whole tables: finding the
+/// few duplicated keys among tens of millions by grouping integers instead of strings.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct KeyHash {
+    signature: Signature,
+}
+
+impl KeyHash {
+    fn new() -> Self {
+        KeyHash {
+            signature: Signature::new(TypeSignature::String(1), Volatility::Immutable),
+        }
+    }
+}
+
+fn key_hash_of(s: &str) -> i64 {
+    xxhash_rust::xxh3::xxh3_64(s.as_bytes()) as i64
+}
+
+impl ScalarUDFImpl for KeyHash {
+    fn name(&self) -> &str {
+        "key_hash"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let [arg] = &args.args[..] else {
+            return exec_err!("key_hash takes 1 argument, got {}", args.args.len());
+        };
+        let arr = match arg {
+            ColumnarValue::Scalar(v) => {
+                let h = match v {
+                    ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s) => {
+                        s.as_deref().map(key_hash_of)
+                    }
+                    ScalarValue::Null => None,
+                    other => {
+                        return exec_err!("key_hash: expected text, got {}", other.data_type());
+                    }
+                };
+                return Ok(ColumnarValue::Scalar(ScalarValue::Int64(h)));
+            }
+            ColumnarValue::Array(a) => a,
+        };
+        let out: datafusion::arrow::array::Int64Array = match arr.data_type() {
+            DataType::Utf8 => arr
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(key_hash_of))
+                .collect(),
+            DataType::LargeUtf8 => arr
+                .as_string::<i64>()
+                .iter()
+                .map(|v| v.map(key_hash_of))
+                .collect(),
+            DataType::Utf8View => arr
+                .as_string_view()
+                .iter()
+                .map(|v| v.map(key_hash_of))
+                .collect(),
+            other => return exec_err!("key_hash: expected text, got {other}"),
+        };
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -376,6 +452,37 @@ mod tests {
             a.as_any().downcast_ref::<StringArray>().unwrap().value(0),
             "+12175550100"
         );
+    }
+
+    #[tokio::test]
+    async fn key_hash_is_equal_for_equal_text_of_any_string_type() {
+        let ctx = context(256, None).unwrap();
+        let df = ctx
+            .sql("SELECT key_hash('cus_1') AS a, key_hash(arrow_cast('cus_1', 'Utf8View')) AS b, key_hash(arrow_cast('cus_1', 'LargeUtf8')) AS c, key_hash('cus_2') AS d, key_hash(NULL) AS e")
+            .await
+            .unwrap();
+        let b = df.collect().await.unwrap();
+        let col = |i: usize| {
+            b[0].column(i)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .clone()
+        };
+        assert_eq!(col(0).value(0), col(1).value(0));
+        assert_eq!(col(0).value(0), col(2).value(0));
+        assert_ne!(col(0).value(0), col(3).value(0));
+        assert!(col(4).is_null(0));
+        // Over a column (the array path), the same values as the scalar path.
+        let df = ctx
+            .sql("SELECT key_hash(k) AS h FROM (VALUES ('cus_1'), ('cus_2'), (NULL)) AS t(k)")
+            .await
+            .unwrap();
+        let b2 = df.collect().await.unwrap();
+        let h = b2[0]
+            .column(0)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        assert_eq!(h.value(0), col(0).value(0));
+        assert_eq!(h.value(1), col(3).value(0));
+        assert!(h.is_null(2));
     }
 
     #[tokio::test]

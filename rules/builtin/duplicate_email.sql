@@ -5,6 +5,8 @@
 -- source: *
 -- entity: customer
 -- requires: email
+-- The duplicated addresses (few) come first in the join: DataFusion builds its hash
+-- table from the left side.
 WITH e AS (
     SELECT _record_key, normalize_email(email) AS k
     FROM {{source}}
@@ -15,5 +17,5 @@ dup AS (
 )
 SELECT '{{source}}' AS source, e._record_key AS record_key,
        'shares its email address with ' || CAST(d.n - 1 AS VARCHAR) || ' other record(s) of {{source}}' AS detail
-FROM e
-JOIN dup d ON e.k = d.k
+FROM dup d
+JOIN e ON e.k = d.k

@@ -5,6 +5,8 @@
 -- source: *
 -- entity: product
 -- requires: sku
+-- The duplicated SKUs (few) come first in the join: DataFusion builds its hash table
+-- from the left side.
 WITH dup AS (
     SELECT normalize_sku(sku) AS k, COUNT(*) AS n
     FROM {{source}}
@@ -13,5 +15,5 @@ WITH dup AS (
 )
 SELECT '{{source}}' AS source, s._record_key AS record_key,
        'SKU ' || s.sku || ' equals ' || CAST(d.n - 1 AS VARCHAR) || ' other SKU(s) of {{source}} after normalisation (' || d.k || ')' AS detail
-FROM {{source}} s
-JOIN dup d ON normalize_sku(s.sku) = d.k
+FROM dup d
+JOIN {{source}} s ON normalize_sku(s.sku) = d.k

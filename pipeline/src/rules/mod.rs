@@ -155,6 +155,7 @@ fn collect_sql(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// A rule bound to one population (source) with its SQL rendered.
+#[derive(Clone)]
 struct Instance {
     rule: Arc<Rule>,
     source: String,
@@ -507,6 +508,8 @@ struct InstanceOutput {
     result: RuleResult,
     /// Violation rows (source, record_key, detail), sorted.
     rows: Option<RecordBatch>,
+    /// Stopped because the SQL memory pool was exhausted.
+    out_of_memory: bool,
 }
 
 /// Registers the staged sources and the `run` and `sources` tables.
@@ -621,22 +624,44 @@ pub fn run(
         register_tables(&ctx, cfg, &run_path, extracted, as_of).await?;
         let ctx = Arc::new(ctx);
         let parallel = rayon::current_num_threads().max(1);
-        let outs: Vec<InstanceOutput> = futures::stream::iter(instances.into_iter().map(|inst| {
+        let run_all = |instances: Vec<Instance>, parallel: usize| {
             let ctx = ctx.clone();
-            let population = extracted
-                .source(&inst.source)
-                .map(|s| s.rows_accepted)
-                .unwrap_or(0);
             let counter = &counter;
-            async move {
-                let o = run_instance(&ctx, cfg, inst, population).await;
-                counter.inc(1);
-                o
+            futures::stream::iter(instances.into_iter().map(move |inst| {
+                let ctx = ctx.clone();
+                let population = extracted
+                    .source(&inst.source)
+                    .map(|s| s.rows_accepted)
+                    .unwrap_or(0);
+                async move {
+                    let retry = inst.clone();
+                    let o = run_instance(&ctx, cfg, inst, population).await;
+                    counter.inc(1);
+                    (o, retry)
+                }
+            }))
+            .buffer_unordered(parallel)
+            .collect::<Vec<(InstanceOutput, Instance)>>()
+        };
+        let mut outs = Vec::new();
+        let mut again = Vec::new();
+        for (o, inst) in run_all(instances, parallel).await {
+            if o.out_of_memory && parallel > 1 {
+                again.push(inst);
+            } else {
+                outs.push(o);
             }
-        }))
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
+        }
+        // The memory pool is shared by the rules running side by side: a rule that ran
+        // out beside others runs again alone with the whole pool, and fails only if it
+        // needs more than that.
+        if !again.is_empty() {
+            tracing::info!(
+                rules = again.len(),
+                "rules out of memory beside others run again one at a time"
+            );
+            outs.extend(run_all(again, 1).await.into_iter().map(|(o, _)| o));
+        }
         Ok::<_, Error>(outs)
     })?;
     counter.finish();
@@ -825,24 +850,29 @@ async fn run_instance(
     let timeout = Duration::from_secs(cfg.rules.timeout_secs.max(1));
     let outcome = match tokio::time::timeout(timeout, execute(ctx, cfg, &inst)).await {
         Ok(r) => r,
-        Err(_) => Err(format!(
+        Err(_) => Err(Failure::Other(format!(
             "{}: the rule ran longer than rules.timeout_secs ({} s) and was stopped",
             inst.display,
             timeout.as_secs()
-        )),
+        ))),
     };
     let duration_ms = started.elapsed().as_millis() as u64;
     match outcome {
-        Err(message) => InstanceOutput {
-            result: RuleResult {
-                status: Status::Error,
-                pass_rate: 0.0,
-                error: Some(message),
-                duration_ms,
-                ..base
-            },
-            rows: None,
-        },
+        Err(failure) => {
+            let out_of_memory = matches!(failure, Failure::OutOfMemory(_));
+            let (Failure::OutOfMemory(message) | Failure::Other(message)) = failure;
+            InstanceOutput {
+                result: RuleResult {
+                    status: Status::Error,
+                    pass_rate: 0.0,
+                    error: Some(message),
+                    duration_ms,
+                    ..base
+                },
+                rows: None,
+                out_of_memory,
+            }
+        }
         Ok(rows) => {
             let keys = rows.column(1).as_string::<i32>();
             let mut distinct = HashSet::new();
@@ -873,8 +903,22 @@ async fn run_instance(
                     ..base
                 },
                 rows: Some(rows),
+                out_of_memory: false,
             }
         }
+    }
+}
+
+/// Why a rule could not run.
+enum Failure {
+    /// The SQL memory pool was exhausted.
+    OutOfMemory(String),
+    Other(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Other(message)
     }
 }
 
@@ -883,7 +927,7 @@ async fn execute(
     ctx: &SessionContext,
     cfg: &Config,
     inst: &Instance,
-) -> std::result::Result<RecordBatch, String> {
+) -> std::result::Result<RecordBatch, Failure> {
     let rule = &inst.rule;
     let sql = inst.sql.clone()?;
     let at = |msg: String| -> String {
@@ -912,12 +956,12 @@ async fn execute(
         .filter(|c| !names.iter().any(|n| n == c))
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
+        return Err(Failure::Other(format!(
             "{}: the query must return columns source, record_key and detail; missing {}; it returns: {}",
             inst.display,
             missing.join(", "),
             names.join(", ")
-        ));
+        )));
     }
     let wrapped = format!(
         "SELECT CAST(source AS VARCHAR) AS source, CAST(record_key AS VARCHAR) AS record_key, CAST(detail AS VARCHAR) AS detail FROM (\n{sql}\n) AS rule_rows"
@@ -937,22 +981,22 @@ async fn execute(
                 e.find_root(),
                 datafusion::error::DataFusionError::ResourcesExhausted(_)
             ) {
-                format!(
+                Failure::OutOfMemory(format!(
                     "{}: the rule needed more memory than run.memory_limit_mb ({} MiB) allows and was stopped; is a join missing a condition? ({})",
                     inst.display,
                     cfg.run.memory_limit_mb,
                     redact_values(&e.find_root().to_string())
-                )
+                ))
             } else {
-                at(redact_values(&e.to_string()))
+                Failure::Other(at(redact_values(&e.to_string())))
             }
         })?;
         n += b.num_rows();
         if n > cap {
-            return Err(format!(
+            return Err(Failure::Other(format!(
                 "{}: the rule returned more than rules.max_violations_per_rule ({cap}) rows and was stopped; is a join missing a condition?",
                 inst.display
-            ));
+            )));
         }
         batches.push(normalise_batch(&b).map_err(|e| at(e.to_string()))?);
     }
@@ -979,7 +1023,7 @@ async fn execute(
         None,
     )
     .map_err(|e| e.to_string())?;
-    take_record_batch(&all, &idx).map_err(|e| e.to_string())
+    take_record_batch(&all, &idx).map_err(|e| Failure::Other(e.to_string()))
 }
 
 /// Replaces every single-quoted literal in a message with '…', so errors raised while
