@@ -530,13 +530,32 @@ impl ParquetSink {
         rows: usize,
         build: impl Fn(&[T]) -> Result<RecordBatch> + Sync,
     ) -> Result<()> {
+        self.write_ranges(items.len(), rows, |r| build(&items[r]))
+    }
+
+    /// Writes rows `0..n` in order as batches of `rows` built by `build(range)`, several
+    /// built in parallel at a time: an output is never held whole in memory.
+    pub fn write_ranges(
+        &mut self,
+        n: usize,
+        rows: usize,
+        build: impl Fn(std::ops::Range<usize>) -> Result<RecordBatch> + Sync,
+    ) -> Result<()> {
         const IN_FLIGHT: usize = 8;
-        for group in items.chunks(rows * IN_FLIGHT) {
+        let rows = rows.max(1);
+        let mut start = 0;
+        while start < n {
+            let end = (start + rows * IN_FLIGHT).min(n);
+            let ranges: Vec<std::ops::Range<usize>> = (start..end)
+                .step_by(rows)
+                .map(|s| s..(s + rows).min(end))
+                .collect();
             let batches: Vec<RecordBatch> =
-                group.par_chunks(rows).map(&build).collect::<Result<_>>()?;
+                ranges.into_par_iter().map(&build).collect::<Result<_>>()?;
             for b in &batches {
                 self.write(b)?;
             }
+            start = end;
         }
         Ok(())
     }

@@ -22,10 +22,11 @@ use crate::matching::compare::hash_str;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegistryEntry {
     pub golden_id: String,
-    pub entity: String,
+    /// Shared by the entries of an entity (millions of them).
+    pub entity: std::sync::Arc<str>,
     pub issued_on: NaiveDate,
     /// `active`, `merged` or `retired`.
-    pub status: String,
+    pub status: &'static str,
     pub merged_into: Option<String>,
     pub last_seen: NaiveDate,
 }
@@ -37,8 +38,39 @@ pub struct IdChange {
     pub change_type: &'static str,
     pub golden_id: String,
     pub related_golden_id: Option<String>,
-    /// "source|key" of the records involved.
-    pub records: Vec<String>,
+    /// The records involved.
+    pub records: ChangeRecords,
+}
+
+/// The records of an id change, without a string per record for the clusters of the
+/// run (every cluster on a first night).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeRecords {
+    /// The records of a cluster of the assignment (its index).
+    Cluster(usize),
+    /// A retired id's previous records, "source|key", sorted.
+    Listed(Vec<String>),
+}
+
+impl IdChange {
+    /// Number of records involved; `clusters` as given to [`assign`].
+    pub fn record_count(&self, clusters: &[Vec<Member<'_>>]) -> usize {
+        match &self.records {
+            ChangeRecords::Cluster(c) => clusters[*c].len(),
+            ChangeRecords::Listed(v) => v.len(),
+        }
+    }
+
+    /// "source|key" of each record involved, in order.
+    pub fn for_each_record(&self, clusters: &[Vec<Member<'_>>], mut f: impl FnMut(&str, &str)) {
+        match &self.records {
+            ChangeRecords::Cluster(c) => clusters[*c].iter().for_each(|(s, k)| f(s, k)),
+            ChangeRecords::Listed(v) => v.iter().for_each(|r| {
+                let (s, k) = r.split_once('|').unwrap_or((r, ""));
+                f(s, k)
+            }),
+        }
+    }
 }
 
 /// The result of assigning ids to one entity's clusters.
@@ -64,9 +96,10 @@ pub fn assign(
     registry: Vec<RegistryEntry>,
     run_date: NaiveDate,
 ) -> Assignment {
+    let entity_name: std::sync::Arc<str> = entity.into();
     let mut reg: FastMap<String, RegistryEntry> = registry
         .into_iter()
-        .filter(|r| r.entity == entity)
+        .filter(|r| &*r.entity == entity)
         .map(|r| (r.golden_id.clone(), r))
         .collect();
     // Parts of each previous id: (cluster, count of its records) — few per id.
@@ -110,21 +143,31 @@ pub fn assign(
                 .then(|| mint(entity, prefix, &members[0], |id| reg.contains_key(id)))
         })
         .collect();
-    let mut minted: FastSet<String> = FastSet::default();
+    // The ids minted in this run, by their 48-bit value (an id is the entity's prefix
+    // and that value), and their registry entries.
+    let mut minted: FastSet<u64> = FastSet::default();
+    let mut minted_entries: Vec<RegistryEntry> = Vec::new();
     let mut ids = Vec::with_capacity(clusters.len());
     let mut issued_on = Vec::with_capacity(clusters.len());
     let mut changes = Vec::new();
-    let recs = |c: usize| -> Vec<String> { clusters[c].iter().map(|m| record_ref(*m)).collect() };
     for ((c, members), first) in clusters.iter().enumerate().zip(first_try) {
         if let Some(first) = first {
-            let id = if minted.contains(&first) {
+            let id = if minted.contains(&id_value(&first)) {
                 mint(entity, prefix, &members[0], |id| {
-                    reg.contains_key(id) || minted.contains(id)
+                    reg.contains_key(id) || minted.contains(&id_value(id))
                 })
             } else {
                 first
             };
-            minted.insert(id.clone());
+            minted.insert(id_value(&id));
+            minted_entries.push(RegistryEntry {
+                golden_id: id.clone(),
+                entity: entity_name.clone(),
+                issued_on: run_date,
+                status: "active",
+                merged_into: None,
+                last_seen: run_date,
+            });
             // Where did its records come from?
             let mut origin: BTreeMap<&str, usize> = BTreeMap::new();
             for m in members {
@@ -140,7 +183,7 @@ pub fn assign(
                 change_type: if from.is_some() { "split" } else { "new" },
                 golden_id: id.clone(),
                 related_golden_id: from,
-                records: recs(c),
+                records: ChangeRecords::Cluster(c),
             });
             ids.push(id);
             issued_on.push(run_date);
@@ -154,35 +197,23 @@ pub fn assign(
                 change_type: "merged",
                 golden_id: other.to_string(),
                 related_golden_id: Some(survivor.clone()),
-                records: recs(c),
+                records: ChangeRecords::Cluster(c),
             });
             if let Some(r) = reg.get_mut(*other) {
-                r.status = "merged".into();
+                r.status = "merged";
                 r.merged_into = Some(survivor.clone());
                 r.last_seen = run_date;
             }
         }
         if let Some(r) = reg.get_mut(&survivor) {
-            r.status = "active".into();
+            r.status = "active";
             r.merged_into = None;
             r.last_seen = run_date;
         }
         issued_on.push(issued(&survivor, &reg));
         ids.push(survivor);
     }
-    for id in minted {
-        reg.insert(
-            id.clone(),
-            RegistryEntry {
-                golden_id: id,
-                entity: entity.to_string(),
-                issued_on: run_date,
-                status: "active".into(),
-                merged_into: None,
-                last_seen: run_date,
-            },
-        );
-    }
+    drop(minted);
     // Retired: active before, no record left. Their previous records in one pass over
     // the previous crosswalk (not one pass per retired id).
     let mut retired: FastMap<String, Vec<String>> = reg
@@ -205,12 +236,12 @@ pub fn assign(
         if let Some(mut records) = retired.remove(r.golden_id.as_str()) {
             records.sort_unstable();
             records.dedup();
-            r.status = "retired".into();
+            r.status = "retired";
             changes.push(IdChange {
                 change_type: "retired",
                 golden_id: r.golden_id.clone(),
                 related_golden_id: None,
-                records,
+                records: ChangeRecords::Listed(records),
             });
         }
     }
@@ -218,7 +249,9 @@ pub fn assign(
     changes.par_sort_unstable_by(|a, b| {
         (a.change_type, &a.golden_id).cmp(&(b.change_type, &b.golden_id))
     });
+    // The ids minted tonight are active and seen tonight: never retired above.
     let mut registry: Vec<RegistryEntry> = reg.into_values().collect();
+    registry.append(&mut minted_entries);
     registry.par_sort_unstable_by(|a, b| a.golden_id.cmp(&b.golden_id));
     Assignment {
         ids,
@@ -226,6 +259,13 @@ pub fn assign(
         changes,
         registry,
     }
+}
+
+/// The 48-bit value an id spells in its last 12 hex digits.
+fn id_value(id: &str) -> u64 {
+    id.get(id.len().saturating_sub(12)..)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(u64::MAX)
 }
 
 /// "source|key", as id changes list their records.
@@ -449,8 +489,12 @@ mod tests {
         assert_eq!(retired.len(), 2);
         let of = |id: &str| retired.iter().find(|c| c.golden_id == id).expect("retired");
         // Each retired id lists the records it last had, sorted.
-        assert_eq!(of(&r1.ids[1]).records, vec!["s|b", "s|c"]);
-        assert_eq!(of(&r1.ids[2]).records, vec!["s|d"]);
+        let listed = |id: &str| match &of(id).records {
+            ChangeRecords::Listed(v) => v.clone(),
+            other => panic!("a retired id lists its records: {other:?}"),
+        };
+        assert_eq!(listed(&r1.ids[1]), vec!["s|b", "s|c"]);
+        assert_eq!(listed(&r1.ids[2]), vec!["s|d"]);
         assert!(
             r2.registry
                 .iter()

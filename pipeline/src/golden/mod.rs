@@ -34,7 +34,7 @@ use crate::matching::compare::standardize;
 use crate::matching::records::{Records, StrColumn};
 use crate::matching::{EntityMatch, MatchOutput};
 use crate::normalize;
-use crate::output::RunDir;
+use crate::output::{ParquetSink, RunDir};
 
 pub const CROSSWALK_FILE: &str = "crosswalk.parquet";
 pub const ID_CHANGES_FILE: &str = "id_changes.parquet";
@@ -193,19 +193,61 @@ fn is_valid(v: Validate, value: &str, country: Option<&str>) -> bool {
     }
 }
 
-/// An attribute's standardised value and validity for every record of an entity.
-struct AttrData {
-    /// Standardised value (only for records in a cluster of two or more).
-    std: Vec<Option<String>>,
-    /// The record has a value and it passes the attribute's validation (`false` for a
-    /// missing value: one byte to read instead of the column's offsets).
+/// One cluster's attribute values: validity per record and, in a cluster of two or
+/// more, the standardised values compared within it — computed cluster by cluster
+/// instead of held for every record of the entity.
+struct ClusterAttrs<'m> {
+    members: &'m [usize],
+    /// `[attribute * members + position]`: the record has a value and it passes the
+    /// attribute's validation.
     valid: Vec<bool>,
+    /// `[attribute * members + position]`: the standardised value (empty for a cluster
+    /// of one).
+    std: Vec<Option<String>>,
 }
 
-impl AttrData {
-    /// Whether records `i` and `j` hold the same value of the attribute.
-    fn same(&self, a: &Attribute, i: usize, j: usize) -> bool {
-        match (&self.std[i], &self.std[j]) {
+impl<'m> ClusterAttrs<'m> {
+    fn new<'c>(
+        members: &'m [usize],
+        attrs: &[Attribute],
+        cols: &[&StrColumn],
+        cty: &impl Fn(usize) -> Option<&'c str>,
+    ) -> Self {
+        let k = members.len();
+        let mut valid = Vec::with_capacity(attrs.len() * k);
+        let mut std = Vec::with_capacity(if k > 1 { attrs.len() * k } else { 0 });
+        for (a, col) in attrs.iter().zip(cols) {
+            for &i in members {
+                let v = col.get(i);
+                valid.push(v.is_some_and(|v| is_valid(a.validate, v, cty(i))));
+                if k > 1 {
+                    std.push(v.and_then(|v| standardize(a.standardize, v, cty(i), &[])));
+                }
+            }
+        }
+        ClusterAttrs {
+            members,
+            valid,
+            std,
+        }
+    }
+
+    fn at(&self, ai: usize, i: usize) -> usize {
+        let p = self
+            .members
+            .iter()
+            .position(|&m| m == i)
+            .expect("a record of the cluster");
+        ai * self.members.len() + p
+    }
+
+    fn valid(&self, ai: usize, i: usize) -> bool {
+        self.valid[self.at(ai, i)]
+    }
+
+    /// Whether records `i` and `j` hold the same value of attribute `ai`.
+    fn same(&self, ai: usize, a: &Attribute, i: usize, j: usize) -> bool {
+        match (&self.std[self.at(ai, i)], &self.std[self.at(ai, j)]) {
             (Some(p), Some(q)) => {
                 p == q || (a.same_if < 1.0 && normalize::jaro_winkler(p, q) >= a.same_if)
             }
@@ -273,12 +315,26 @@ fn load_previous(root: &Path, as_of: NaiveDate) -> Result<Previous> {
             };
             let (e, g, st, mi) = (s("entity"), s("golden_id"), s("status"), s("merged_into"));
             let (iss, last) = (dcol("issued_on"), dcol("last_seen"));
+            let mut entity: Option<Arc<str>> = None;
             for i in 0..b.num_rows() {
+                // One shared name per entity, not a string per entry.
+                let name = match &entity {
+                    Some(n) if **n == *e.value(i) => n.clone(),
+                    _ => {
+                        let n: Arc<str> = e.value(i).into();
+                        entity = Some(n.clone());
+                        n
+                    }
+                };
                 reg.push(RegistryEntry {
                     golden_id: g.value(i).to_string(),
-                    entity: e.value(i).to_string(),
+                    entity: name,
                     issued_on: crate::util::days_to_date(iss.value(i)).unwrap_or(as_of),
-                    status: st.value(i).to_string(),
+                    status: match st.value(i) {
+                        "merged" => "merged",
+                        "retired" => "retired",
+                        _ => "active",
+                    },
                     merged_into: if mi.is_null(i) {
                         None
                     } else {
@@ -331,7 +387,8 @@ pub fn run(
         tracing::warn!(line = d.line, entity = %d.entity, "a decision names a record that does not exist");
     }
     let mut xw_parts: Vec<CrosswalkPart> = Vec::new();
-    let mut all_changes: Vec<(String, IdChange)> = Vec::new();
+    // Id changes are written entity by entity (their records are the clusters').
+    let mut changes_sink = run.parquet_writer(ID_CHANGES_FILE, changes_schema())?;
     let mut all_registry: Vec<RegistryEntry> = Vec::new();
     for m in &matched.entities {
         let e = &m.config;
@@ -385,30 +442,6 @@ pub fn run(
             .iter()
             .map(|a| extra.cols.field(a.column()).expect("loaded"))
             .collect();
-        // Standardised values and validity per attribute, computed once (in parallel).
-        let attr_data: Vec<AttrData> = attrs
-            .iter()
-            .zip(attr_col.iter())
-            .map(|(a, col)| {
-                // Standardised values are only compared within a cluster: records alone
-                // in theirs (about half at 1M customers) skip the work.
-                let (std, valid) = (0..n)
-                    .into_par_iter()
-                    .with_min_len(4096)
-                    .map(|i| match col.get(i) {
-                        None => (None, false),
-                        Some(v) => (
-                            (m.cluster_sizes[i] > 1)
-                                .then(|| standardize(a.standardize, v, cty(i), &[]))
-                                .flatten(),
-                            is_valid(a.validate, v, cty(i)),
-                        ),
-                    })
-                    .unzip();
-                AttrData { std, valid }
-            })
-            .collect();
-        phase.lap("standardise");
         // Records in (source, key, line) order (index last: deterministic), once; the
         // clusters follow from it in order of their smallest (source, key), each listing
         // its members in that order — integer work instead of string sorts per cluster.
@@ -426,21 +459,13 @@ pub fn run(
         // name rank alone gives (name rank, key, line, index) without comparing keys.
         let mut order: Vec<u32> = m.record_order.clone();
         order.par_sort_by_key(|&x| name_rank[m.records.source[x as usize] as usize]);
-        let mut golden_of = vec![u32::MAX; m.cluster_names.len()];
-        let mut clusters: Vec<Vec<usize>> = Vec::with_capacity(m.cluster_names.len());
-        for &i in &order {
-            let c = m.cluster_of[i as usize] as usize;
-            if golden_of[c] == u32::MAX {
-                golden_of[c] = clusters.len() as u32;
-                clusters.push(Vec::new());
-            }
-            clusters[golden_of[c] as usize].push(i as usize);
-        }
+        let (clusters, golden_of) = Clusters::in_order(&order, &m.cluster_of, m.clusters());
         // golden_of: matching's cluster index → golden cluster index (same clusters).
-        let member_keys: Vec<Vec<ids::Member>> = clusters
-            .par_iter()
+        let member_keys: Vec<Vec<ids::Member>> = (0..clusters.len())
+            .into_par_iter()
             .with_min_len(4096)
             .map(|c| {
+                let c = clusters.get(c);
                 let mut v: Vec<ids::Member> = c
                     .iter()
                     .map(|&i| (m.records.source_name(i), m.records.key(i)))
@@ -475,7 +500,7 @@ pub fn run(
         let (registry_e, rest): (Vec<RegistryEntry>, Vec<RegistryEntry>) =
             std::mem::take(&mut registry)
                 .into_iter()
-                .partition(|r| r.entity == e.name);
+                .partition(|r| *r.entity == *e.name);
         registry = rest;
         let mut asg = ids::assign(&e.name, &prefix, &member_keys, &prev_e, registry_e, as_of);
         phase.lap("ids");
@@ -490,11 +515,15 @@ pub fn run(
             ids_retired: count("retired"),
             previous_run: prev_date,
         });
-        all_changes.extend(
-            std::mem::take(&mut asg.changes)
-                .into_iter()
-                .map(|ch| (e.name.clone(), ch)),
-        );
+        write_changes(
+            &mut changes_sink,
+            &e.name,
+            &std::mem::take(&mut asg.changes),
+            &member_keys,
+            run_days,
+        )?;
+        drop(member_keys);
+        drop(prev_e);
         all_registry.append(&mut asg.registry);
         // The entity's crosswalk part (completed with the ids at the end of the loop).
         let xw_golden_ids: Vec<u32> = m
@@ -503,43 +532,84 @@ pub fn run(
             .map(|&c| golden_of[c as usize])
             .collect();
         phase.lap("crosswalk_rows");
-        // Pair probabilities, for evidence.
-        let prob: FastMap<(u32, u32), f64> = m
+        // Pair probabilities, for evidence: sorted by pair, looked up by binary search
+        // (16 bytes a pair instead of a hash map's 32 or more).
+        let mut prob: Vec<((u32, u32), f64)> = m
             .pairs
             .iter()
             .map(|p| ((p.a, p.b), p.probability))
             .collect();
-        let pair_p =
-            |a: usize, b: usize| prob.get(&((a.min(b)) as u32, (a.max(b)) as u32)).copied();
-        let completeness: Vec<usize> = (0..n)
-            .map(|i| attr_col.iter().filter(|c| c.get(i).is_some()).count())
+        prob.par_sort_unstable_by_key(|x| x.0);
+        let pair_p = |a: usize, b: usize| {
+            let k = ((a.min(b)) as u32, (a.max(b)) as u32);
+            prob.binary_search_by_key(&k, |x| x.0)
+                .ok()
+                .map(|at| prob[at].1)
+        };
+        let completeness: Vec<u16> = (0..n)
+            .map(|i| attr_col.iter().filter(|c| c.get(i).is_some()).count() as u16)
             .collect();
 
         phase.lap("pair_index");
+        // Findings.
+        let owner = |i: usize| m.records.source_name(i).to_string();
+        let record_finding = |ft: &'static str,
+                              kind: &'static str,
+                              i: usize,
+                              rel: Option<usize>,
+                              sev: &'static str,
+                              detail: String,
+                              evidence: Option<String>| Finding {
+            finding_type: ft,
+            kind,
+            entity: e.name.clone(),
+            golden_id: Some(gid(i).to_string()),
+            source: owner(i),
+            record_key: m.records.key(i).to_string(),
+            related_source: rel.map(|r| m.records.source_name(r).to_string()),
+            related_key: rel.map(|r| m.records.key(r).to_string()),
+            severity: sev,
+            detail,
+            evidence,
+        };
         // Survivorship.
         // Clusters are independent: survivorship runs on both cores, in cluster order.
         // Each attribute's winning record (`None`: no valid value in the cluster).
-        let golden_rows: Vec<Vec<Option<usize>>> = clusters
-            .par_iter()
+        // Flat: `winners[c * attributes + a]`, `u32::MAX` for none.
+        let na = attrs.len();
+        let width = na.max(1);
+        let mut winners = vec![NO_WINNER; clusters.len() * width];
+        // With each cluster's attribute values at hand (validated and, in clusters of
+        // two or more, standardised — cluster by cluster, not held for every record),
+        // the same pass finds the cluster's duplicates, stale values and conflicts.
+        let cluster_findings: Vec<Vec<Finding>> = winners
+            .par_chunks_mut(width)
+            .enumerate()
             .with_min_len(1024)
-            .map(|members| {
+            .map(|(c, row)| {
+                let members = clusters.get(c);
+                let ca = ClusterAttrs::new(members, &attrs, &attr_col, &cty);
                 if let [i] = members[..] {
-                    // A cluster of one: its record wins wherever its value is usable.
-                    return attr_data.iter().map(|d| d.valid[i].then_some(i)).collect();
+                    // A cluster of one: its record wins wherever its value is usable;
+                    // duplicates, stale values and conflicts all need a second record.
+                    for (ai, w) in row.iter_mut().enumerate().take(na) {
+                        if ca.valid(ai, i) {
+                            *w = i as u32;
+                        }
+                    }
+                    return Vec::new();
                 }
-                let mut row = Vec::with_capacity(attrs.len());
                 for (ai, a) in attrs.iter().enumerate() {
                     let col = attr_col[ai];
-                    let ad = &attr_data[ai];
                     // Present and (where validated) valid.
                     let mut cands: Vec<usize> =
-                        members.iter().copied().filter(|&i| ad.valid[i]).collect();
+                        members.iter().copied().filter(|&i| ca.valid(ai, i)).collect();
                     let mut order: Vec<Rule> = vec![a.rule];
                     order.extend(a.tie_breakers.iter().copied());
                     let freqs: HashMap<usize, usize> = if order.contains(&Rule::MostFrequent) {
                         cands
                             .iter()
-                            .map(|&i| (i, cands.iter().filter(|&&j| ad.same(a, i, j)).count()))
+                            .map(|&i| (i, cands.iter().filter(|&&j| ca.same(ai, a, i, j)).count()))
                             .collect()
                     } else {
                         HashMap::new()
@@ -574,60 +644,11 @@ pub fn run(
                                 m.records.lines[y],
                             ))
                     });
-                    row.push(cands.first().copied());
+                    if let Some(&w) = cands.first() {
+                        row[ai] = w as u32;
+                    }
                 }
-                row
-            })
-            .collect();
-        phase.lap("survivorship");
-        let golden_batch = golden_batch(
-            e.name.as_str(),
-            &attrs,
-            &attr_col,
-            &clusters,
-            &golden_rows,
-            &asg,
-            m,
-            run_days,
-        )?;
-        phase.lap("golden_batch");
-        run.write_parquet(
-            &golden_file(&e.name),
-            golden_batch.schema(),
-            &[golden_batch],
-        )?;
-
-        phase.lap("golden_write");
-        // Findings.
-        let owner = |i: usize| m.records.source_name(i).to_string();
-        let record_finding = |ft: &'static str,
-                              kind: &'static str,
-                              i: usize,
-                              rel: Option<usize>,
-                              sev: &'static str,
-                              detail: String,
-                              evidence: Option<String>| Finding {
-            finding_type: ft,
-            kind,
-            entity: e.name.clone(),
-            golden_id: Some(gid(i).to_string()),
-            source: owner(i),
-            record_key: m.records.key(i).to_string(),
-            related_source: rel.map(|r| m.records.source_name(r).to_string()),
-            related_key: rel.map(|r| m.records.key(r).to_string()),
-            severity: sev,
-            detail,
-            evidence,
-        };
-        let cluster_findings: Vec<Vec<Finding>> = clusters
-            .par_iter()
-            .with_min_len(1024)
-            .map(|members| {
             let mut findings: Vec<Finding> = Vec::new();
-            if members.len() < 2 {
-                // Duplicates, stale values and conflicts all need a second record.
-                return findings;
-            }
             // Duplicates: several records of one source in one cluster.
             let mut per_source: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
             for &i in members {
@@ -671,7 +692,7 @@ pub fn run(
                 let with: Vec<usize> = members
                     .iter()
                     .copied()
-                    .filter(|&i| attr_data[ai].valid[i])
+                    .filter(|&i| ca.valid(ai, i))
                     .collect();
                 // Dated records, newest first (ties: record order).
                 let mut dated: Vec<(i64, usize)> = with
@@ -689,7 +710,7 @@ pub fn run(
                         .copied()
                         .filter(|&(_, y)| m.records.source[y] != m.records.source[x])
                         .take_while(|&(ty, _)| ty >= tx - tol_us)
-                        .find(|&(_, y)| !attr_data[ai].same(a, x, y));
+                        .find(|&(_, y)| !ca.same(ai, a, x, y));
                     let Some((ty, y)) = newer else { continue };
                     if ty > tx + tol_us {
                         findings.push(record_finding(
@@ -739,11 +760,30 @@ pub fn run(
                     }
                 }
             }
-            findings
+                findings
             })
             .collect();
         findings.extend(cluster_findings.into_iter().flatten());
-        phase.lap("cluster_findings");
+        phase.lap("survivorship_findings");
+        let gschema = golden_schema(&attrs);
+        let mut sink = run.parquet_writer(&golden_file(&e.name), gschema.clone())?;
+        sink.write_ranges(clusters.len(), 64 * 1024, |range| {
+            golden_batch(
+                &gschema,
+                e.name.as_str(),
+                &attr_col,
+                &clusters,
+                &winners,
+                &asg,
+                m,
+                run_days,
+                range,
+            )
+        })?;
+        let rows = sink.finish()?;
+        run.record(&golden_file(&e.name), Some(rows))?;
+        drop(winners);
+        phase.lap("golden_write");
         // Stale by SLA.
         for i in 0..n {
             let src = cfg.source(m.records.source_name(i)).expect("member");
@@ -791,7 +831,7 @@ pub fn run(
             }
             let vals = extra.cols.field(column).expect("loaded");
             let cluster_members =
-                |i: usize| &clusters[golden_of[m.cluster_of[i] as usize] as usize];
+                |i: usize| clusters.get(golden_of[m.cluster_of[i] as usize] as usize);
             // The finding of one referencing record, if any.
             let reference_finding = |i: usize| -> Option<Finding> {
                 // The target record the matcher puts with this one (best evidence first).
@@ -929,7 +969,7 @@ pub fn run(
         || write_crosswalk(shared, xw_parts, run_days),
         || {
             rayon::join(
-                || write_changes(shared, &all_changes, run_days),
+                || changes_sink.finish(),
                 || {
                     all_registry.par_sort_by(|a, b| {
                         (&a.entity, &a.golden_id).cmp(&(&b.entity, &b.golden_id))
@@ -954,18 +994,56 @@ pub fn run(
     Ok(GoldenOutput { summary, findings })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn golden_batch(
-    entity: &str,
-    attrs: &[Attribute],
-    attr_col: &[&StrColumn],
-    clusters: &[Vec<usize>],
-    rows: &[Vec<Option<usize>>],
-    asg: &ids::Assignment,
-    m: &EntityMatch,
-    run_days: i32,
-) -> Result<RecordBatch> {
-    let n = clusters.len();
+/// Marks an attribute without a winning record (no valid value in the cluster).
+const NO_WINNER: u32 = u32::MAX;
+
+/// The members of each golden cluster (record indices) in one buffer, clusters in order
+/// of their first record and members in record order.
+struct Clusters {
+    offsets: Vec<u32>,
+    members: Vec<usize>,
+}
+
+impl Clusters {
+    /// Groups the records `order` lists by matching's cluster (`cluster_of`, `clusters`
+    /// of them); returns the clusters and matching's cluster index → golden index.
+    fn in_order(order: &[u32], cluster_of: &[u32], clusters: usize) -> (Clusters, Vec<u32>) {
+        let mut golden_of = vec![u32::MAX; clusters];
+        let mut sizes: Vec<u32> = Vec::with_capacity(clusters);
+        for &i in order {
+            let c = cluster_of[i as usize] as usize;
+            if golden_of[c] == u32::MAX {
+                golden_of[c] = sizes.len() as u32;
+                sizes.push(0);
+            }
+            sizes[golden_of[c] as usize] += 1;
+        }
+        let mut offsets = Vec::with_capacity(sizes.len() + 1);
+        offsets.push(0u32);
+        for s in &sizes {
+            offsets.push(offsets.last().expect("non-empty") + s);
+        }
+        let mut fill: Vec<u32> = offsets[..sizes.len()].to_vec();
+        let mut members = vec![0usize; order.len()];
+        for &i in order {
+            let g = golden_of[cluster_of[i as usize] as usize] as usize;
+            members[fill[g] as usize] = i as usize;
+            fill[g] += 1;
+        }
+        (Clusters { offsets, members }, golden_of)
+    }
+
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn get(&self, c: usize) -> &[usize] {
+        &self.members[self.offsets[c] as usize..self.offsets[c + 1] as usize]
+    }
+}
+
+/// The columns of `golden_<entity>.parquet`.
+fn golden_schema(attrs: &[Attribute]) -> SchemaRef {
     let mut fields = vec![
         Field::new("run_date", DataType::Date32, false),
         Field::new("golden_id", DataType::Utf8, false),
@@ -975,44 +1053,7 @@ fn golden_batch(
         Field::new("source_count", DataType::Int64, false),
         Field::new("sources", DataType::Utf8, false),
     ];
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(Date32Array::from(vec![run_days; n])),
-        Arc::new(StringArray::from_iter_values(asg.ids.iter())),
-        Arc::new(StringArray::from(vec![entity; n])),
-        Arc::new(Date32Array::from_iter_values(
-            asg.issued.iter().map(|d| crate::util::date_to_days(*d)),
-        )),
-        Arc::new(Int64Array::from_iter_values(
-            clusters.iter().map(|c| c.len() as i64),
-        )),
-        Arc::new(Int64Array::from_iter_values(clusters.iter().map(|c| {
-            let mut s: Vec<u16> = c.iter().map(|&i| m.records.source[i]).collect();
-            s.dedup();
-            s.sort();
-            s.dedup();
-            s.len() as i64
-        }))),
-        Arc::new(StringArray::from_iter_values(clusters.iter().map(|c| {
-            let mut s: Vec<&str> = c.iter().map(|&i| m.records.source_name(i)).collect();
-            s.sort();
-            s.dedup();
-            s.join(",")
-        }))),
-    ];
-    // Each attribute's value, source and key columns, attributes built in parallel.
-    let attr_cols: Vec<[ArrayRef; 3]> = (0..attrs.len())
-        .into_par_iter()
-        .map(|ai| {
-            let col = attr_col[ai];
-            let winner = || rows.iter().map(move |r| r[ai]);
-            [
-                sized_str_array(winner().map(|w| w.and_then(|i| col.get(i)))),
-                sized_str_array(winner().map(|w| w.map(|i| m.records.source_name(i)))),
-                sized_str_array(winner().map(|w| w.map(|i| m.records.key(i)))),
-            ]
-        })
-        .collect();
-    for (a, built) in attrs.iter().zip(attr_cols) {
+    for a in attrs {
         fields.push(Field::new(&a.name, DataType::Utf8, true));
         fields.push(Field::new(
             format!("{}_from_source", a.name),
@@ -1024,10 +1065,69 @@ fn golden_batch(
             DataType::Utf8,
             true,
         ));
-        cols.extend(built);
     }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-        .map_err(|e| Error::arrow("golden batch", e))
+    Arc::new(Schema::new(fields))
+}
+
+/// The golden records of the clusters in `range`.
+#[allow(clippy::too_many_arguments)]
+fn golden_batch(
+    schema: &SchemaRef,
+    entity: &str,
+    attr_col: &[&StrColumn],
+    clusters: &Clusters,
+    winners: &[u32],
+    asg: &ids::Assignment,
+    m: &EntityMatch,
+    run_days: i32,
+    range: std::ops::Range<usize>,
+) -> Result<RecordBatch> {
+    let n = range.len();
+    let cl = || range.clone().map(|c| clusters.get(c));
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(Date32Array::from(vec![run_days; n])),
+        Arc::new(StringArray::from_iter_values(asg.ids[range.clone()].iter())),
+        Arc::new(StringArray::from(vec![entity; n])),
+        Arc::new(Date32Array::from_iter_values(
+            asg.issued[range.clone()]
+                .iter()
+                .map(|d| crate::util::date_to_days(*d)),
+        )),
+        Arc::new(Int64Array::from_iter_values(cl().map(|c| c.len() as i64))),
+        Arc::new(Int64Array::from_iter_values(cl().map(|c| {
+            let mut s: Vec<u16> = c.iter().map(|&i| m.records.source[i]).collect();
+            s.dedup();
+            s.sort();
+            s.dedup();
+            s.len() as i64
+        }))),
+        Arc::new(StringArray::from_iter_values(cl().map(|c| {
+            let mut s: Vec<&str> = c.iter().map(|&i| m.records.source_name(i)).collect();
+            s.sort();
+            s.dedup();
+            s.join(",")
+        }))),
+    ];
+    // Each attribute's value, source and key columns.
+    let width = attr_col.len().max(1);
+    for (ai, col) in attr_col.iter().enumerate() {
+        let winner = || {
+            range.clone().map(move |c| {
+                let w = winners[c * width + ai];
+                (w != NO_WINNER).then_some(w as usize)
+            })
+        };
+        cols.push(sized_str_array(
+            winner().map(|w| w.and_then(|i| col.get(i))),
+        ));
+        cols.push(sized_str_array(
+            winner().map(|w| w.map(|i| m.records.source_name(i))),
+        ));
+        cols.push(sized_str_array(
+            winner().map(|w| w.map(|i| m.records.key(i))),
+        ));
+    }
+    RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::arrow("golden batch", e))
 }
 
 /// A string array built with its value buffer sized up front (one pass to measure,
@@ -1093,9 +1193,7 @@ fn write_crosswalk(run: &RunDir, mut parts: Vec<CrosswalkPart>, run_days: i32) -
                             .iter()
                             .map(|&i| p.ids[p.golden_ids[i as usize] as usize].as_str()),
                     )),
-                    Arc::new(StringArray::from_iter_values(
-                        chunk.iter().map(|&i| m.cluster_id(i as usize)),
-                    )),
+                    m.cluster_id_array(chunk),
                 ],
             )
             .map_err(|e| Error::arrow("crosswalk batch", e))?;
@@ -1121,45 +1219,57 @@ pub fn changes_schema() -> SchemaRef {
     ]))
 }
 
-/// Writes id_changes.parquet (not yet recorded in the run); returns its rows.
-fn write_changes(run: &RunDir, changes: &[(String, IdChange)], run_days: i32) -> Result<u64> {
-    let n = changes.len();
-    let mut offsets = vec![0i32];
-    let mut values: Vec<&str> = Vec::new();
-    for (_, c) in changes {
-        values.extend(c.records.iter().map(String::as_str));
-        offsets.push(values.len() as i32);
-    }
-    let list = ListArray::new(
-        Arc::new(Field::new("item", DataType::Utf8, false)),
-        OffsetBuffer::new(offsets.into()),
-        Arc::new(StringArray::from(values)),
-        None,
-    );
-    let b = RecordBatch::try_new(
-        changes_schema(),
-        vec![
-            Arc::new(Date32Array::from(vec![run_days; n])),
-            Arc::new(StringArray::from_iter_values(
-                changes.iter().map(|c| c.0.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                changes.iter().map(|c| c.1.change_type),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                changes.iter().map(|c| c.1.golden_id.as_str()),
-            )),
-            Arc::new(StringArray::from_iter(
-                changes.iter().map(|c| c.1.related_golden_id.as_deref()),
-            )),
-            Arc::new(Int64Array::from_iter_values(
-                changes.iter().map(|c| c.1.records.len() as i64),
-            )),
-            Arc::new(list),
-        ],
-    )
-    .map_err(|e| Error::arrow("id changes batch", e))?;
-    run.write_parquet_unrecorded(ID_CHANGES_FILE, changes_schema(), &[b])
+/// Appends one entity's id changes to id_changes.parquet; `clusters` are the member
+/// keys the ids were assigned to.
+fn write_changes(
+    sink: &mut ParquetSink,
+    entity: &str,
+    changes: &[IdChange],
+    clusters: &[Vec<ids::Member>],
+    run_days: i32,
+) -> Result<()> {
+    sink.write_ranges(changes.len(), 64 * 1024, |range| {
+        let chunk = &changes[range];
+        let n = chunk.len();
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0i32);
+        let mut values = datafusion::arrow::array::StringBuilder::new();
+        for c in chunk {
+            c.for_each_record(clusters, |s, k| {
+                use std::fmt::Write;
+                let _ = write!(values, "{s}|{k}");
+                values.append_value("");
+            });
+            offsets.push(datafusion::arrow::array::ArrayBuilder::len(&values) as i32);
+        }
+        let list = ListArray::new(
+            Arc::new(Field::new("item", DataType::Utf8, false)),
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(values.finish()),
+            None,
+        );
+        RecordBatch::try_new(
+            changes_schema(),
+            vec![
+                Arc::new(Date32Array::from(vec![run_days; n])),
+                Arc::new(StringArray::from(vec![entity; n])),
+                Arc::new(StringArray::from_iter_values(
+                    chunk.iter().map(|c| c.change_type),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    chunk.iter().map(|c| c.golden_id.as_str()),
+                )),
+                Arc::new(StringArray::from_iter(
+                    chunk.iter().map(|c| c.related_golden_id.as_deref()),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    chunk.iter().map(|c| c.record_count(clusters) as i64),
+                )),
+                Arc::new(list),
+            ],
+        )
+        .map_err(|e| Error::arrow("id changes batch", e))
+    })
 }
 
 pub fn registry_schema() -> SchemaRef {
@@ -1175,31 +1285,32 @@ pub fn registry_schema() -> SchemaRef {
 
 /// Writes id_registry.parquet (not yet recorded in the run); returns its rows.
 fn write_registry(run: &RunDir, reg: &[RegistryEntry]) -> Result<u64> {
-    let b = RecordBatch::try_new(
-        registry_schema(),
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                reg.iter().map(|r| r.entity.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                reg.iter().map(|r| r.golden_id.as_str()),
-            )),
-            Arc::new(Date32Array::from_iter_values(
-                reg.iter().map(|r| crate::util::date_to_days(r.issued_on)),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                reg.iter().map(|r| r.status.as_str()),
-            )),
-            Arc::new(StringArray::from_iter(
-                reg.iter().map(|r| r.merged_into.as_deref()),
-            )),
-            Arc::new(Date32Array::from_iter_values(
-                reg.iter().map(|r| crate::util::date_to_days(r.last_seen)),
-            )),
-        ],
-    )
-    .map_err(|e| Error::arrow("registry batch", e))?;
-    run.write_parquet_unrecorded(REGISTRY_FILE, registry_schema(), &[b])
+    let mut sink = run.parquet_writer(REGISTRY_FILE, registry_schema())?;
+    sink.write_parallel(reg, 64 * 1024, |reg| {
+        RecordBatch::try_new(
+            registry_schema(),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    reg.iter().map(|r| &*r.entity),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    reg.iter().map(|r| r.golden_id.as_str()),
+                )),
+                Arc::new(Date32Array::from_iter_values(
+                    reg.iter().map(|r| crate::util::date_to_days(r.issued_on)),
+                )),
+                Arc::new(StringArray::from_iter_values(reg.iter().map(|r| r.status))),
+                Arc::new(StringArray::from_iter(
+                    reg.iter().map(|r| r.merged_into.as_deref()),
+                )),
+                Arc::new(Date32Array::from_iter_values(
+                    reg.iter().map(|r| crate::util::date_to_days(r.last_seen)),
+                )),
+            ],
+        )
+        .map_err(|e| Error::arrow("registry batch", e))
+    })?;
+    sink.finish()
 }
 
 pub fn findings_schema() -> SchemaRef {

@@ -172,7 +172,288 @@ pub fn key_hashes(rule: &BlockingRule, records: &Records) -> Vec<u64> {
         .collect()
 }
 
-/// Generates the candidate pairs of all rules.
+/// The blocks of one rule.
+struct RuleBlocks {
+    /// Key hash per record (0: no key).
+    keys: Vec<u64>,
+    /// Position within a capped block (`u32::MAX` elsewhere); empty when no block of the
+    /// rule is capped.
+    pos: Vec<u32>,
+    /// Records with a key, sorted by (key, index).
+    order: Vec<u32>,
+    /// Blocks of two or more records: `[start, end)` in `order`.
+    bounds: Vec<(u32, u32)>,
+    /// Members of each capped block (by block index) in sorted-neighbourhood order.
+    capped: crate::util::FastMap<u32, Vec<u32>>,
+}
+
+/// Potential pairs per unit of work: blocks are grouped into chunks of about this many
+/// (a block larger than that is a chunk of its own).
+const CHUNK_PAIRS: u64 = 1 << 16;
+
+/// The blocks of every rule, and the candidate pairs they define — enumerated on demand,
+/// chunk by chunk, never held as one list.
+///
+/// A chunk is a run of consecutive blocks of one rule; enumerating it gives its pairs in
+/// one fixed order, so a pass over the chunks can be repeated (score, then the chaining
+/// guard) and per-chunk results (comparison vectors) line up with the pairs. Chunks are
+/// independent: the unit of parallel work now, and of distributed work later.
+pub struct Blocking<'r> {
+    rules: Vec<RuleBlocks>,
+    src: &'r [u16],
+    mode: LinkMode,
+    window: usize,
+    /// (rule, first block, end block) per chunk, rule by rule, blocks in order.
+    chunks: Vec<(u8, u32, u32)>,
+    /// Per rule, before the pair counts are known (`pairs` is 0 until
+    /// [`Blocking::reports`]).
+    reports: Vec<RuleReport>,
+}
+
+impl<'r> Blocking<'r> {
+    /// Keys, blocks and capped blocks of every rule. `sort_key(i)` orders the records of
+    /// a capped block (the first comparison's value).
+    pub fn build<'a>(
+        rules: &[BlockingRule],
+        names: &[String],
+        records: &'r Records,
+        mode: LinkMode,
+        max_block: usize,
+        window: usize,
+        sort_key: &(dyn Fn(usize) -> &'a str + Sync),
+    ) -> Blocking<'r> {
+        let n = records.len();
+        assert!(rules.len() <= 32, "at most 32 blocking rules (validated)");
+        let mut out = Blocking {
+            rules: Vec::with_capacity(rules.len()),
+            src: &records.source,
+            mode,
+            window,
+            chunks: Vec::new(),
+            reports: Vec::new(),
+        };
+        for (r, rule) in rules.iter().enumerate() {
+            let keys = key_hashes(rule, records);
+            let mut order: Vec<u32> = (0..n as u32).filter(|&i| keys[i as usize] != 0).collect();
+            order.par_sort_unstable_by_key(|&i| (keys[i as usize], i));
+            let mut bounds = Vec::new();
+            let mut start = 0;
+            for i in 1..=order.len() {
+                if i == order.len() || keys[order[i] as usize] != keys[order[start] as usize] {
+                    if i - start >= 2 {
+                        bounds.push((start as u32, i as u32));
+                    }
+                    start = i;
+                }
+            }
+            // Capped blocks: sorted-neighbourhood order.
+            let capped: Vec<(u32, Vec<u32>)> = bounds
+                .par_iter()
+                .enumerate()
+                .filter(|(_, (s, e))| (e - s) as usize > max_block)
+                .map(|(bi, (s, e))| {
+                    let mut m: Vec<u32> = order[*s as usize..*e as usize].to_vec();
+                    m.sort_by(|&x, &y| {
+                        sort_key(x as usize)
+                            .cmp(sort_key(y as usize))
+                            .then(x.cmp(&y))
+                    });
+                    (bi as u32, m)
+                })
+                .collect();
+            let mut report = RuleReport {
+                rule: names[r].clone(),
+                records_with_key: order.len() as u64,
+                blocks: bounds.len() as u64,
+                largest_block: bounds
+                    .iter()
+                    .map(|(s, e)| (e - s) as u64)
+                    .max()
+                    .unwrap_or(0),
+                pairs: 0,
+                capped_blocks: capped.len() as u64,
+                records_in_capped_blocks: 0,
+                pairs_skipped_by_cap: 0,
+            };
+            let mut pos = Vec::new();
+            if !capped.is_empty() {
+                pos = vec![u32::MAX; n];
+            }
+            let mut capped_members = crate::util::FastMap::default();
+            for (bi, m) in capped {
+                let len = m.len() as u64;
+                report.records_in_capped_blocks += len;
+                let w = (window as u64).min(len - 1);
+                let compared = w * len - w * (w + 1) / 2;
+                report.pairs_skipped_by_cap += len * (len - 1) / 2 - compared;
+                for (p, &i) in m.iter().enumerate() {
+                    pos[i as usize] = p as u32;
+                }
+                capped_members.insert(bi, m);
+            }
+            if report.capped_blocks > 0 {
+                tracing::warn!(
+                    rule = %names[r],
+                    capped_blocks = report.capped_blocks,
+                    records = report.records_in_capped_blocks,
+                    largest_block = report.largest_block,
+                    pairs_skipped = report.pairs_skipped_by_cap,
+                    "oversized blocks capped to a sliding window"
+                );
+            }
+            // Chunks of about CHUNK_PAIRS potential pairs.
+            let (mut first, mut acc) = (0u32, 0u64);
+            for (bi, (s, e)) in bounds.iter().enumerate() {
+                let len = (e - s) as u64;
+                acc += if capped_members.contains_key(&(bi as u32)) {
+                    len * (window as u64).min(len - 1)
+                } else {
+                    len * (len - 1) / 2
+                };
+                if acc >= CHUNK_PAIRS {
+                    out.chunks.push((r as u8, first, bi as u32 + 1));
+                    first = bi as u32 + 1;
+                    acc = 0;
+                }
+            }
+            if (first as usize) < bounds.len() {
+                out.chunks.push((r as u8, first, bounds.len() as u32));
+            }
+            out.rules.push(RuleBlocks {
+                keys,
+                pos,
+                order,
+                bounds,
+                capped: capped_members,
+            });
+            out.reports.push(report);
+        }
+        out
+    }
+
+    /// Number of chunks.
+    pub fn chunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The blocking rule of a chunk's pairs.
+    pub fn chunk_rule(&self, chunk: usize) -> u8 {
+        self.chunks[chunk].0
+    }
+
+    /// Whether an earlier rule than `r` already generates the pair.
+    #[inline]
+    fn covered_earlier(&self, r: usize, x: u32, y: u32) -> bool {
+        for e in &self.rules[..r] {
+            let kx = e.keys[x as usize];
+            if kx != 0 && kx == e.keys[y as usize] {
+                if e.pos.is_empty() {
+                    return true;
+                }
+                let (px, py) = (e.pos[x as usize], e.pos[y as usize]);
+                if px == u32::MAX || px.abs_diff(py) as usize <= self.window {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Calls `f(a, b)` (`a < b`) for every candidate pair of a chunk, in a fixed order.
+    pub fn for_each_pair(&self, chunk: usize, mut f: impl FnMut(u32, u32)) {
+        let (r, first, end) = self.chunks[chunk];
+        let r = r as usize;
+        let rb = &self.rules[r];
+        let src = self.src;
+        let mut push = |x: u32, y: u32| {
+            let (x, y) = if x < y { (x, y) } else { (y, x) };
+            let wanted = match self.mode {
+                LinkMode::Both => true,
+                LinkMode::Dedupe => src[x as usize] == src[y as usize],
+                LinkMode::Link => src[x as usize] != src[y as usize],
+            };
+            if wanted && !self.covered_earlier(r, x, y) {
+                f(x, y);
+            }
+        };
+        for bi in first..end {
+            if let Some(m) = rb.capped.get(&bi) {
+                for i in 0..m.len() {
+                    for j in i + 1..(i + 1 + self.window).min(m.len()) {
+                        push(m[i], m[j]);
+                    }
+                }
+            } else {
+                let (s, e) = rb.bounds[bi as usize];
+                let m = &rb.order[s as usize..e as usize];
+                for i in 0..m.len() {
+                    for j in i + 1..m.len() {
+                        push(m[i], m[j]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rules whose key the two records share (bit r for rule r), whichever rule
+    /// generated the pair: EM's session of a rule is every pair sharing its key.
+    #[inline]
+    pub fn shared_keys(&self, x: u32, y: u32) -> u32 {
+        let mut mask = 0;
+        for (r, rb) in self.rules.iter().enumerate() {
+            let k = rb.keys[x as usize];
+            if k != 0 && k == rb.keys[y as usize] {
+                mask |= 1 << r;
+            }
+        }
+        mask
+    }
+
+    /// The reports per rule, given the number of pairs of each chunk; logs each rule.
+    pub fn reports(&self, chunk_pairs: &[u64]) -> Vec<RuleReport> {
+        let mut reports = self.reports.clone();
+        for (c, &(r, _, _)) in self.chunks.iter().enumerate() {
+            reports[r as usize].pairs += chunk_pairs[c];
+        }
+        for r in &reports {
+            tracing::info!(rule = %r.rule, pairs = r.pairs, blocks = r.blocks, "blocking rule");
+        }
+        reports
+    }
+
+    /// Every candidate pair as lists, in chunk order (the incremental cache, tests and
+    /// benchmarks).
+    pub fn materialize(&self) -> (Candidates, Vec<u64>) {
+        let per: Vec<Vec<(u32, u32)>> = (0..self.chunks())
+            .into_par_iter()
+            .map(|c| {
+                let mut v = Vec::new();
+                self.for_each_pair(c, |x, y| v.push((x, y)));
+                v
+            })
+            .collect();
+        let total: usize = per.iter().map(Vec::len).sum();
+        let mut out = Candidates {
+            a: Vec::with_capacity(total),
+            b: Vec::with_capacity(total),
+            rule: Vec::with_capacity(total),
+        };
+        let mut counts = Vec::with_capacity(per.len());
+        for (c, v) in per.into_iter().enumerate() {
+            counts.push(v.len() as u64);
+            let r = self.chunk_rule(c);
+            for (x, y) in v {
+                out.a.push(x);
+                out.b.push(y);
+                out.rule.push(r);
+            }
+        }
+        (out, counts)
+    }
+}
+
+/// Generates the candidate pairs of all rules as one list, with the reports and each
+/// rule's key hashes (tests and benchmarks; the matcher enumerates [`Blocking`]).
 ///
 /// `sort_key(i)` orders the records of a capped block (the first comparison's value).
 pub fn candidates<'a>(
@@ -184,146 +465,11 @@ pub fn candidates<'a>(
     window: usize,
     sort_key: &(dyn Fn(usize) -> &'a str + Sync),
 ) -> (Candidates, Vec<RuleReport>, Vec<Vec<u64>>) {
-    let n = records.len();
-    let mut keys: Vec<Vec<u64>> = Vec::with_capacity(rules.len());
-    // Position within a capped block (u32::MAX when the record's block is not capped).
-    let mut positions: Vec<Vec<u32>> = Vec::with_capacity(rules.len());
-    let mut out = Candidates::default();
-    let mut reports = Vec::new();
-    let src = &records.source;
-    for (r, rule) in rules.iter().enumerate() {
-        let k = key_hashes(rule, records);
-        let mut order: Vec<u32> = (0..n as u32).filter(|&i| k[i as usize] != 0).collect();
-        order.par_sort_unstable_by_key(|&i| (k[i as usize], i));
-        let mut bounds = Vec::new();
-        let mut start = 0;
-        for i in 1..=order.len() {
-            if i == order.len() || k[order[i] as usize] != k[order[start] as usize] {
-                if i - start >= 2 {
-                    bounds.push((start, i));
-                }
-                start = i;
-            }
-        }
-        // Capped blocks: sorted-neighbourhood order.
-        let mut pos = vec![u32::MAX; n];
-        let capped: Vec<(usize, Vec<u32>)> = bounds
-            .par_iter()
-            .enumerate()
-            .filter(|(_, (s, e))| e - s > max_block)
-            .map(|(bi, (s, e))| {
-                let mut m: Vec<u32> = order[*s..*e].to_vec();
-                m.sort_by(|&x, &y| {
-                    sort_key(x as usize)
-                        .cmp(sort_key(y as usize))
-                        .then(x.cmp(&y))
-                });
-                (bi, m)
-            })
-            .collect();
-        let mut report = RuleReport {
-            rule: names[r].clone(),
-            records_with_key: order.len() as u64,
-            blocks: bounds.len() as u64,
-            largest_block: bounds
-                .iter()
-                .map(|(s, e)| (e - s) as u64)
-                .max()
-                .unwrap_or(0),
-            pairs: 0,
-            capped_blocks: capped.len() as u64,
-            records_in_capped_blocks: 0,
-            pairs_skipped_by_cap: 0,
-        };
-        let mut capped_members: std::collections::HashMap<usize, Vec<u32>> =
-            std::collections::HashMap::new();
-        for (bi, m) in capped {
-            let len = m.len() as u64;
-            report.records_in_capped_blocks += len;
-            let w = (window as u64).min(len - 1);
-            let compared = w * len - w * (w + 1) / 2;
-            report.pairs_skipped_by_cap += len * (len - 1) / 2 - compared;
-            for (p, &i) in m.iter().enumerate() {
-                pos[i as usize] = p as u32;
-            }
-            capped_members.insert(bi, m);
-        }
-        if report.capped_blocks > 0 {
-            tracing::warn!(
-                rule = %names[r],
-                capped_blocks = report.capped_blocks,
-                records = report.records_in_capped_blocks,
-                largest_block = report.largest_block,
-                pairs_skipped = report.pairs_skipped_by_cap,
-                "oversized blocks capped to a sliding window"
-            );
-        }
-        keys.push(k);
-        positions.push(pos);
-        let keys_ref = &keys;
-        let pos_ref = &positions;
-        let covered_earlier = |x: u32, y: u32| -> bool {
-            for e in 0..r {
-                let kx = keys_ref[e][x as usize];
-                if kx != 0 && kx == keys_ref[e][y as usize] {
-                    let (px, py) = (pos_ref[e][x as usize], pos_ref[e][y as usize]);
-                    if px == u32::MAX || px.abs_diff(py) as usize <= window {
-                        return true;
-                    }
-                }
-            }
-            false
-        };
-        let wanted = |x: u32, y: u32| -> bool {
-            match mode {
-                LinkMode::Both => true,
-                LinkMode::Dedupe => src[x as usize] == src[y as usize],
-                LinkMode::Link => src[x as usize] != src[y as usize],
-            }
-        };
-        let chunks: Vec<Vec<(u32, u32)>> = bounds
-            .par_chunks(256)
-            .enumerate()
-            .map(|(ci, chunk)| {
-                let mut local = Vec::new();
-                for (off, (s, e)) in chunk.iter().enumerate() {
-                    let bi = ci * 256 + off;
-                    let push = |x: u32, y: u32, local: &mut Vec<(u32, u32)>| {
-                        let (x, y) = if x < y { (x, y) } else { (y, x) };
-                        if wanted(x, y) && !covered_earlier(x, y) {
-                            local.push((x, y));
-                        }
-                    };
-                    if let Some(m) = capped_members.get(&bi) {
-                        for i in 0..m.len() {
-                            for j in i + 1..(i + 1 + window).min(m.len()) {
-                                push(m[i], m[j], &mut local);
-                            }
-                        }
-                    } else {
-                        let m = &order[*s..*e];
-                        for i in 0..m.len() {
-                            for j in i + 1..m.len() {
-                                push(m[i], m[j], &mut local);
-                            }
-                        }
-                    }
-                }
-                local
-            })
-            .collect();
-        for c in chunks {
-            report.pairs += c.len() as u64;
-            for (x, y) in c {
-                out.a.push(x);
-                out.b.push(y);
-                out.rule.push(r as u8);
-            }
-        }
-        tracing::info!(rule = %names[r], pairs = report.pairs, blocks = report.blocks, "blocking rule");
-        reports.push(report);
-    }
-    (out, reports, keys)
+    let b = Blocking::build(rules, names, records, mode, max_block, window, sort_key);
+    let (c, counts) = b.materialize();
+    let reports = b.reports(&counts);
+    let keys = b.rules.into_iter().map(|r| r.keys).collect();
+    (c, reports, keys)
 }
 
 #[cfg(test)]

@@ -260,6 +260,67 @@ impl Hasher for PackedHasher {
     }
 }
 
+/// What a previous run's cache offers this run: the comparison vector of every pair
+/// whose two records are unchanged and that was a candidate before.
+pub struct Reuse {
+    known: HashMap<u64, u64, BuildHasherDefault<PackedHasher>>,
+    /// Records whose (source, key, matching fields) were not in the previous run.
+    pub records_new_or_changed: u64,
+}
+
+impl Reuse {
+    pub fn new(hashes: &[u64], prev: &PairCache) -> Reuse {
+        // Previous record index → this run's, for record contents seen exactly once in
+        // each (a record exported twice is compared afresh).
+        let mut now: HashMap<u64, u32> = HashMap::with_capacity(hashes.len());
+        let mut dup_now: std::collections::HashSet<u64> = Default::default();
+        for (i, &h) in hashes.iter().enumerate() {
+            if now.insert(h, i as u32).is_some() {
+                dup_now.insert(h);
+            }
+        }
+        let mut seen_prev: HashMap<u64, u32> = HashMap::with_capacity(prev.hashes.len());
+        for &h in &prev.hashes {
+            *seen_prev.entry(h).or_default() += 1;
+        }
+        let map: Vec<u32> = prev
+            .hashes
+            .iter()
+            .map(|h| match now.get(h) {
+                Some(&i) if !dup_now.contains(h) && seen_prev[h] == 1 => i,
+                _ => u32::MAX,
+            })
+            .collect();
+        let changed = hashes.iter().filter(|h| !seen_prev.contains_key(h)).count() as u64;
+        drop(now);
+        drop(seen_prev);
+        // Record order is kept (x < y as in the candidates): a pair whose records swapped
+        // places is compared afresh, so no comparison's symmetry is assumed.
+        let mut known: HashMap<u64, u64, BuildHasherDefault<PackedHasher>> =
+            HashMap::with_capacity_and_hasher(prev.a.len(), Default::default());
+        for i in 0..prev.a.len() {
+            let (x, y) = (map[prev.a[i] as usize], map[prev.b[i] as usize]);
+            if x != u32::MAX && y != u32::MAX && x < y {
+                known.insert(pack(x, y), prev.gamma[i]);
+            }
+        }
+        Reuse {
+            known,
+            records_new_or_changed: changed,
+        }
+    }
+
+    /// The cached comparison vector of the pair (`x < y`), if any.
+    #[inline]
+    pub fn get(&self, x: u32, y: u32) -> Option<u64> {
+        self.known.get(&pack(x, y)).copied()
+    }
+}
+
+fn pack(x: u32, y: u32) -> u64 {
+    ((x as u64) << 32) | y as u64
+}
+
 /// Comparison vectors of all candidate pairs: from the cache where both records are
 /// unchanged and the pair was a candidate before, computed otherwise.
 pub fn gammas(
@@ -268,49 +329,14 @@ pub fn gammas(
     hashes: &[u64],
     prev: &PairCache,
 ) -> (Vec<u64>, IncrementalSummary) {
-    // Previous record index → this run's, for record contents seen exactly once in each
-    // (a record exported twice is compared afresh).
-    let mut now: HashMap<u64, u32> = HashMap::with_capacity(hashes.len());
-    let mut dup_now: std::collections::HashSet<u64> = Default::default();
-    for (i, &h) in hashes.iter().enumerate() {
-        if now.insert(h, i as u32).is_some() {
-            dup_now.insert(h);
-        }
-    }
-    let mut seen_prev: HashMap<u64, u32> = HashMap::with_capacity(prev.hashes.len());
-    for &h in &prev.hashes {
-        *seen_prev.entry(h).or_default() += 1;
-    }
-    let map: Vec<u32> = prev
-        .hashes
-        .iter()
-        .map(|h| match now.get(h) {
-            Some(&i) if !dup_now.contains(h) && seen_prev[h] == 1 => i,
-            _ => u32::MAX,
-        })
-        .collect();
-    let changed = hashes.iter().filter(|h| !seen_prev.contains_key(h)).count() as u64;
-
-    drop(now);
-    drop(seen_prev);
-    // Record order is kept (x < y as in the candidates): a pair whose records swapped
-    // places is compared afresh, so no comparison's symmetry is assumed.
-    let pack = |x: u32, y: u32| ((x as u64) << 32) | y as u64;
-    let mut known: HashMap<u64, u64, BuildHasherDefault<PackedHasher>> =
-        HashMap::with_capacity_and_hasher(prev.a.len(), Default::default());
-    for i in 0..prev.a.len() {
-        let (x, y) = (map[prev.a[i] as usize], map[prev.b[i] as usize]);
-        if x != u32::MAX && y != u32::MAX && x < y {
-            known.insert(pack(x, y), prev.gamma[i]);
-        }
-    }
+    let reuse = Reuse::new(hashes, prev);
     let out: Vec<(u64, bool)> = cands
         .a
         .par_iter()
         .zip(cands.b.par_iter())
         .with_min_len(4096)
-        .map(|(&x, &y)| match known.get(&pack(x, y)) {
-            Some(&g) => (g, true),
+        .map(|(&x, &y)| match reuse.get(x, y) {
+            Some(g) => (g, true),
             None => (
                 fellegi_sunter::gamma_of(comps, x as usize, y as usize),
                 false,
@@ -321,7 +347,7 @@ pub fn gammas(
     let summary = IncrementalSummary {
         previous_run: None,
         cache_unused_reason: None,
-        records_new_or_changed: changed,
+        records_new_or_changed: reuse.records_new_or_changed,
         pairs_reused: reused,
         pairs_compared: out.len() as u64 - reused,
     };

@@ -159,12 +159,14 @@ pub struct PairOut {
 pub struct EntityMatch {
     pub config: EntityConfig,
     pub records: Records,
-    /// Cluster of each record: an index into `cluster_names` (clusters numbered in
+    /// Cluster of each record: an index into `cluster_hashes` (clusters numbered in
     /// order of their smallest record index).
     pub cluster_of: Vec<u32>,
-    /// Cluster id of each cluster (derived from its smallest (source, key)).
-    pub cluster_names: Vec<String>,
-    pub cluster_sizes: Vec<u64>,
+    /// The 48-bit hash of each cluster's smallest (source, key) that its id spells
+    /// (`<entity>-<12 hex digits>`): 8 bytes per cluster instead of a string.
+    pub cluster_hashes: Vec<u64>,
+    /// Size of each record's cluster.
+    pub cluster_sizes: Vec<u32>,
     /// Record indices in (source, key, line, index) order: the rows of clusters.parquet,
     /// and golden's record order after a stable regrouping of the sources by name.
     pub record_order: Vec<u32>,
@@ -177,9 +179,24 @@ pub struct EntityMatch {
 }
 
 impl EntityMatch {
-    /// The cluster id of record `i`.
-    pub fn cluster_id(&self, i: usize) -> &str {
-        &self.cluster_names[self.cluster_of[i] as usize]
+    /// Number of clusters.
+    pub fn clusters(&self) -> usize {
+        self.cluster_hashes.len()
+    }
+
+    /// The cluster ids of `records`, as an Arrow column.
+    pub fn cluster_id_array(&self, records: &[u32]) -> ArrayRef {
+        use std::fmt::Write;
+        let mut b = datafusion::arrow::array::StringBuilder::with_capacity(
+            records.len(),
+            records.len() * (self.config.name.len() + 13),
+        );
+        for &i in records {
+            let h = self.cluster_hashes[self.cluster_of[i as usize] as usize];
+            let _ = write!(b, "{}-{:012x}", self.config.name, h);
+            b.append_value("");
+        }
+        Arc::new(b.finish())
     }
 }
 
@@ -195,8 +212,8 @@ impl MatchOutput {
         for m in &self.entities {
             // First source seen per cluster, and whether a second one appeared.
             const NONE: u16 = u16::MAX;
-            let mut first = vec![NONE; m.cluster_names.len()];
-            let mut mixed = vec![false; m.cluster_names.len()];
+            let mut first = vec![NONE; m.clusters()];
+            let mut mixed = vec![false; m.clusters()];
             for (i, &c) in m.cluster_of.iter().enumerate() {
                 let s = m.records.source[i];
                 match first[c as usize] {
@@ -364,7 +381,7 @@ fn match_entity(
         .collect();
     let first = &comps[0];
     let sort_key = |i: usize| first.value(i).unwrap_or("");
-    let (cands, reports, rule_keys) = block::candidates(
+    let blocking = block::Blocking::build(
         &e.blocking,
         &names,
         &records,
@@ -374,13 +391,20 @@ fn match_entity(
         &sort_key,
     );
     lap("block", &mut t);
-    let (gammas, inc_summary) = match incremental {
-        None => (fellegi_sunter::gammas(&comps, &cands.a, &cands.b), None),
+    let (compared, inc_summary) = match incremental {
+        None => (
+            compare_pairs(&blocking, STORED_GAMMAS_MAX, &|_, _, x, y| {
+                fellegi_sunter::gamma_of(&comps, x as usize, y as usize)
+            }),
+            None,
+        ),
         Some(inc) => {
-            let (g, s) = incremental_gammas(e, run_dir, inc, &records, &comps, &cands)?;
-            (g, Some(s))
+            let (c, s) = incremental_gammas(e, run_dir, inc, &records, &comps, &blocking)?;
+            (c, Some(s))
         }
     };
+    let reports = blocking.reports(&compared.chunk_pairs);
+    let candidate_pairs: u64 = compared.chunk_pairs.iter().sum();
     lap("compare", &mut t);
     let prior = match prior.map(|m| m.check_compatible(&comps).map(|_| m)) {
         Some(Err(msg)) if strict_model => {
@@ -408,7 +432,7 @@ fn match_entity(
                 e.seed,
             );
             let u = fellegi_sunter::estimate_u(&comps, &background);
-            let pats = fellegi_sunter::patterns(&gammas);
+            let pats = compared.patterns(u32::MAX);
             let sessions: Vec<fellegi_sunter::Session> = e
                 .blocking
                 .iter()
@@ -426,17 +450,9 @@ fn match_entity(
                         .collect();
                     // Every candidate pair sharing this rule's key, whichever rule
                     // generated it: the session sees the rule's full population.
-                    let k = &rule_keys[r];
-                    let g: Vec<u64> = (0..cands.len())
-                        .filter(|&i| {
-                            let ka = k[cands.a[i] as usize];
-                            ka != 0 && ka == k[cands.b[i] as usize]
-                        })
-                        .map(|i| gammas[i])
-                        .collect();
                     fellegi_sunter::Session {
                         rule: names[r].clone(),
-                        patterns: fellegi_sunter::patterns(&g),
+                        patterns: compared.patterns(1 << r),
                         active,
                     }
                 })
@@ -461,44 +477,46 @@ fn match_entity(
     };
     lap("train", &mut t);
     let table = WeightTable::new(&model);
-    let weights: Vec<f64> = (0..cands.len())
-        .into_par_iter()
-        .with_min_len(4096)
-        .map(|i| {
-            model.match_weight(
-                &table,
-                &comps,
-                cands.a[i] as usize,
-                cands.b[i] as usize,
-                gammas[i],
-            )
-        })
-        .collect();
     let match_w = logit2(e.match_probability);
     let review_w = logit2(e.review_probability);
-    lap("score", &mut t);
-
-    // Records with a match edge, and every compared pair among them (for the guard).
-    let n = records.len();
-    let mut in_match = vec![false; n];
-    for i in 0..cands.len() {
-        if weights[i] >= match_w {
-            in_match[cands.a[i] as usize] = true;
-            in_match[cands.b[i] as usize] = true;
-        }
-    }
-    let scored: Vec<Scored> = (0..cands.len())
+    let weight =
+        |x: u32, y: u32, g: u64| model.match_weight(&table, &comps, x as usize, y as usize, g);
+    // Pass 2: the pairs at or above the review threshold (all that is kept of the
+    // candidates).
+    let kept: Vec<Vec<PairOut>> = (0..blocking.chunks())
         .into_par_iter()
-        .with_min_len(4096)
-        .filter(|&i| in_match[cands.a[i] as usize] && in_match[cands.b[i] as usize])
-        .map(|i| Scored {
-            a: cands.a[i],
-            b: cands.b[i],
-            weight: weights[i],
-            is_match: weights[i] >= match_w,
-            is_nonmatch: weights[i] < review_w,
+        .map(|c| {
+            let rule = blocking.chunk_rule(c);
+            let mut out = Vec::new();
+            compared.for_each(&blocking, &comps, c, |x, y, g| {
+                let w = weight(x, y, g);
+                if w >= review_w {
+                    out.push(PairOut {
+                        a: x,
+                        b: y,
+                        weight: w,
+                        probability: fellegi_sunter::probability(w),
+                        rule,
+                        gamma: g,
+                    });
+                }
+            });
+            out
         })
         .collect();
+    let mut pairs: Vec<PairOut> = Vec::with_capacity(kept.iter().map(Vec::len).sum());
+    for v in kept {
+        pairs.extend(v);
+    }
+    lap("score", &mut t);
+
+    // Records with a match edge.
+    let n = records.len();
+    let mut in_match = vec![false; n];
+    for p in pairs.iter().filter(|p| p.weight >= match_w) {
+        in_match[p.a as usize] = true;
+        in_match[p.b as usize] = true;
+    }
     let mut constraints = decisions(&e.name, &records);
     // Rows sharing a source and key are one record exported twice: always together.
     let mut by_key: FastMap<(u16, &str), u32> =
@@ -509,6 +527,59 @@ fn match_entity(
         } else {
             by_key.insert((records.source[i], records.key(i)), i as u32);
         }
+    }
+    drop(by_key);
+    // The chaining guard weighs the compared pairs between two clusters about to merge.
+    // Clusters only grow along match edges and must-links, so a pair can count only if
+    // both records lie in one component of those: pass 3 takes the clear non-matches
+    // among records with a match edge in one component (the rest of the candidates can
+    // never be weighed).
+    let component = components(
+        n,
+        pairs
+            .iter()
+            .filter(|p| p.weight >= match_w)
+            .map(|p| (p.a, p.b))
+            .chain(constraints.must_link.iter().copied()),
+    );
+    let same = |x: u32, y: u32| {
+        in_match[x as usize]
+            && in_match[y as usize]
+            && component[x as usize] == component[y as usize]
+    };
+    let against: Vec<Vec<Scored>> = (0..blocking.chunks())
+        .into_par_iter()
+        .map(|c| {
+            let mut out = Vec::new();
+            compared.for_each_where(&blocking, &comps, c, &same, |x, y, g| {
+                let w = weight(x, y, g);
+                if w < review_w {
+                    out.push(Scored {
+                        a: x,
+                        b: y,
+                        weight: w,
+                        is_match: false,
+                        is_nonmatch: true,
+                    });
+                }
+            });
+            out
+        })
+        .collect();
+    drop(compared);
+    let mut scored: Vec<Scored> = pairs
+        .iter()
+        .filter(|p| in_match[p.a as usize] && in_match[p.b as usize])
+        .map(|p| Scored {
+            a: p.a,
+            b: p.b,
+            weight: p.weight,
+            is_match: p.weight >= match_w,
+            is_nonmatch: false,
+        })
+        .collect();
+    for v in against {
+        scored.extend(v);
     }
     let clustering = cluster::cluster(n, &scored, &constraints, e.max_cluster_size);
     lap("cluster", &mut t);
@@ -528,10 +599,10 @@ fn match_entity(
         members[c as usize].push(i as u32);
     }
     drop(slot);
-    let mut cluster_sizes = vec![0u64; n];
+    let mut cluster_sizes = vec![0u32; n];
     let mut largest = 0;
     let mut multi = 0;
-    let cluster_names: Vec<String> = members
+    let cluster_hashes: Vec<u64> = members
         .par_iter()
         .map(|m| {
             let anchor = m
@@ -551,7 +622,7 @@ fn match_entity(
                 records.source_name(anchor as usize),
                 records.key(anchor as usize)
             ));
-            format!("{}-{:012x}", e.name, h & 0xFFFF_FFFF_FFFF)
+            h & 0xFFFF_FFFF_FFFF
         })
         .collect();
     for m in &members {
@@ -560,20 +631,9 @@ fn match_entity(
             multi += 1;
         }
         for &i in m {
-            cluster_sizes[i as usize] = m.len() as u64;
+            cluster_sizes[i as usize] = m.len() as u32;
         }
     }
-    let mut pairs: Vec<PairOut> = (0..cands.len())
-        .filter(|&i| weights[i] >= review_w)
-        .map(|i| PairOut {
-            a: cands.a[i],
-            b: cands.b[i],
-            weight: weights[i],
-            probability: fellegi_sunter::probability(weights[i]),
-            rule: cands.rule[i],
-            gamma: gammas[i],
-        })
-        .collect();
     // Ties are broken by the pair: the parallel sort gives one order.
     pairs.par_sort_by(|x, y| {
         y.weight
@@ -597,7 +657,7 @@ fn match_entity(
         entity: e.name.clone(),
         sources,
         records: n as u64,
-        candidate_pairs: cands.len() as u64,
+        candidate_pairs,
         match_pairs,
         review_pairs: pairs.len() as u64 - match_pairs,
         clusters: members.len() as u64,
@@ -616,7 +676,7 @@ fn match_entity(
         config: e.clone(),
         records,
         cluster_of,
-        cluster_names,
+        cluster_hashes,
         cluster_sizes,
         record_order,
         pairs,
@@ -626,16 +686,237 @@ fn match_entity(
     })
 }
 
+/// Bytes of comparison vectors the compare pass keeps for the later passes (2 GiB). A
+/// chunk's vectors are dictionary-coded: its distinct vectors once, then one or two
+/// bytes per pair. Beyond this (hundreds of millions of candidate pairs), the later
+/// passes compare again instead.
+const STORED_GAMMAS_MAX: usize = 2 << 30;
+
+/// A chunk's comparison vectors, dictionary-coded in enumeration order.
+enum ChunkGammas {
+    /// Up to 256 distinct vectors.
+    Small(Vec<u64>, Vec<u8>),
+    /// Up to 65,536.
+    Wide(Vec<u64>, Vec<u16>),
+    /// More: the vectors themselves.
+    Raw(Vec<u64>),
+}
+
+impl ChunkGammas {
+    fn code(gammas: &[u64]) -> ChunkGammas {
+        let mut dict: Vec<u64> = Vec::new();
+        let mut index: FastMap<u64, u16> = FastMap::default();
+        let mut codes: Vec<u16> = Vec::with_capacity(gammas.len());
+        for &g in gammas {
+            let c = match index.get(&g) {
+                Some(&c) => c,
+                None if dict.len() <= u16::MAX as usize => {
+                    let c = dict.len() as u16;
+                    index.insert(g, c);
+                    dict.push(g);
+                    c
+                }
+                None => return ChunkGammas::Raw(gammas.to_vec()),
+            };
+            codes.push(c);
+        }
+        if dict.len() <= 256 {
+            ChunkGammas::Small(dict, codes.into_iter().map(|c| c as u8).collect())
+        } else {
+            ChunkGammas::Wide(dict, codes)
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> u64 {
+        match self {
+            ChunkGammas::Small(d, c) => d[c[i] as usize],
+            ChunkGammas::Wide(d, c) => d[c[i] as usize],
+            ChunkGammas::Raw(g) => g[i],
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            ChunkGammas::Small(d, c) => d.len() * 8 + c.len(),
+            ChunkGammas::Wide(d, c) => d.len() * 8 + c.len() * 2,
+            ChunkGammas::Raw(g) => g.len() * 8,
+        }
+    }
+}
+
+/// The compare pass over every candidate pair.
+struct Compared {
+    /// Candidate pairs per chunk of the blocking.
+    chunk_pairs: Vec<u64>,
+    /// Pairs by (comparison vector, rules whose key the pair shares), sorted.
+    counts: Vec<((u64, u32), u64)>,
+    /// Every pair's comparison vector, per chunk in enumeration order, when they fitted
+    /// [`STORED_GAMMAS_MAX`].
+    gammas: Option<Vec<ChunkGammas>>,
+}
+
+impl Compared {
+    /// Distinct comparison vectors and their counts (sorted) among the pairs that share
+    /// the key of any rule in `rules` (a bit per rule; `u32::MAX`: every pair).
+    fn patterns(&self, rules: u32) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for &((g, mask), n) in &self.counts {
+            if rules == u32::MAX || mask & rules != 0 {
+                match out.last_mut() {
+                    Some(last) if last.0 == g => last.1 += n,
+                    _ => out.push((g, n)),
+                }
+            }
+        }
+        out
+    }
+
+    /// Calls `f(a, b, gamma)` for every pair of a chunk.
+    fn for_each(
+        &self,
+        blocking: &block::Blocking,
+        comps: &[Comparison],
+        chunk: usize,
+        f: impl FnMut(u32, u32, u64),
+    ) {
+        self.for_each_where(blocking, comps, chunk, &|_, _| true, f)
+    }
+
+    /// Calls `f(a, b, gamma)` for the pairs of a chunk that pass `keep` (checked before
+    /// the vector is computed again, where it was not stored).
+    fn for_each_where(
+        &self,
+        blocking: &block::Blocking,
+        comps: &[Comparison],
+        chunk: usize,
+        keep: &(dyn Fn(u32, u32) -> bool + Sync),
+        mut f: impl FnMut(u32, u32, u64),
+    ) {
+        match &self.gammas {
+            Some(g) => {
+                let g = &g[chunk];
+                let mut i = 0;
+                blocking.for_each_pair(chunk, |x, y| {
+                    if keep(x, y) {
+                        f(x, y, g.get(i));
+                    }
+                    i += 1;
+                });
+            }
+            None => blocking.for_each_pair(chunk, |x, y| {
+                if keep(x, y) {
+                    f(
+                        x,
+                        y,
+                        fellegi_sunter::gamma_of(comps, x as usize, y as usize),
+                    );
+                }
+            }),
+        }
+    }
+}
+
+/// Pass 1: every candidate pair's comparison vector (`gamma(chunk, index in chunk, a,
+/// b)`), counted for training; the vectors are kept while they take at most
+/// `keep_max` bytes in all.
+fn compare_pairs(
+    blocking: &block::Blocking,
+    keep_max: usize,
+    gamma: &(dyn Fn(usize, usize, u32, u32) -> u64 + Sync),
+) -> Compared {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+    let stored = AtomicUsize::new(0);
+    let over = AtomicBool::new(false);
+    // Per chunk: pairs, pairs by (vector, shared keys), the coded vectors.
+    type ChunkPass = (u64, FastMap<(u64, u32), u64>, Option<ChunkGammas>);
+    let per: Vec<ChunkPass> = (0..blocking.chunks())
+        .into_par_iter()
+        .map(|c| {
+            let mut counts: FastMap<(u64, u32), u64> = FastMap::default();
+            let mut all = Vec::new();
+            blocking.for_each_pair(c, |x, y| {
+                let g = gamma(c, all.len(), x, y);
+                *counts.entry((g, blocking.shared_keys(x, y))).or_default() += 1;
+                all.push(g);
+            });
+            let n = all.len() as u64;
+            let mut kept = None;
+            if !over.load(Relaxed) {
+                let coded = ChunkGammas::code(&all);
+                if stored.fetch_add(coded.bytes(), Relaxed) + coded.bytes() > keep_max {
+                    over.store(true, Relaxed);
+                } else {
+                    kept = Some(coded);
+                }
+            }
+            (n, counts, kept)
+        })
+        .collect();
+    let over = over.load(Relaxed);
+    let mut chunk_pairs = Vec::with_capacity(per.len());
+    let mut all: FastMap<(u64, u32), u64> = FastMap::default();
+    let mut gammas = Vec::with_capacity(if over { 0 } else { per.len() });
+    for (n, counts, kept) in per {
+        chunk_pairs.push(n);
+        for (k, v) in counts {
+            *all.entry(k).or_default() += v;
+        }
+        if !over {
+            gammas.push(kept.expect("kept while under the limit"));
+        }
+    }
+    if over {
+        tracing::debug!(
+            pairs = chunk_pairs.iter().sum::<u64>(),
+            kept_bytes_at_most = keep_max,
+            "more comparison vectors than are kept: the later passes compare again"
+        );
+    }
+    let mut counts: Vec<((u64, u32), u64)> = all.into_iter().collect();
+    counts.sort_unstable();
+    Compared {
+        chunk_pairs,
+        counts,
+        gammas: (!over).then_some(gammas),
+    }
+}
+
+/// Connected components of `n` records under `edges` (a label per record).
+fn components(n: usize, edges: impl Iterator<Item = (u32, u32)>) -> Vec<u32> {
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    fn find(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            let up = p[p[x as usize] as usize];
+            p[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+    for (a, b) in edges {
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        if ra != rb {
+            parent[ra.max(rb) as usize] = ra.min(rb);
+        }
+    }
+    for i in 0..n as u32 {
+        let r = find(&mut parent, i);
+        parent[i as usize] = r;
+    }
+    parent
+}
+
 /// Comparison vectors for an incremental run: reused from the previous run's cache where
-/// possible; the cache for the next run is written either way.
+/// possible; the cache for the next run is written either way (every pair's vector is
+/// kept in this mode).
 fn incremental_gammas(
     e: &EntityConfig,
     run_dir: &Path,
     inc: &Incremental,
     records: &Records,
     comps: &[Comparison],
-    cands: &block::Candidates,
-) -> Result<(Vec<u64>, cache::IncrementalSummary)> {
+    blocking: &block::Blocking,
+) -> Result<(Compared, cache::IncrementalSummary)> {
     let fp = cache::fingerprint(e);
     let hashes = cache::record_hashes(records);
     let rel = cache::file_name(&e.name);
@@ -643,9 +924,10 @@ fn incremental_gammas(
         None => Err(("none".to_string(), "no previous run".to_string())),
         Some((dir, date)) => cache::read(&dir.join(&rel), fp).map_err(|r| (date.clone(), r)),
     };
+    let (cands, chunk_pairs) = blocking.materialize();
     let (gammas, summary) = match prev {
         Ok(p) => {
-            let (g, mut s) = cache::gammas(comps, cands, &hashes, &p);
+            let (g, mut s) = cache::gammas(comps, &cands, &hashes, &p);
             s.previous_run = inc.previous.as_ref().map(|x| x.1.clone());
             tracing::info!(
                 entity = %e.name,
@@ -674,8 +956,17 @@ fn incremental_gammas(
     if let Some(parent) = path.parent() {
         crate::output::create_dir_all(parent)?;
     }
-    cache::write(&path, fp, &hashes, cands, &gammas)?;
-    Ok((gammas, summary))
+    cache::write(&path, fp, &hashes, &cands, &gammas)?;
+    drop(cands);
+    // Offsets of the chunks in the materialised order.
+    let mut offsets = Vec::with_capacity(chunk_pairs.len());
+    let mut at = 0usize;
+    for &n in &chunk_pairs {
+        offsets.push(at);
+        at += n as usize;
+    }
+    let compared = compare_pairs(blocking, usize::MAX, &|c, i, _, _| gammas[offsets[c] + i]);
+    Ok((compared, summary))
 }
 
 /// Weight at which the probability equals `p`.
@@ -975,9 +1266,7 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
                     Arc::new(Int64Array::from_iter_values(
                         chunk.iter().map(|&i| r.lines[i as usize]),
                     )),
-                    Arc::new(StringArray::from_iter_values(
-                        chunk.iter().map(|&i| m.cluster_id(i as usize)),
-                    )),
+                    m.cluster_id_array(chunk),
                     Arc::new(Int64Array::from_iter_values(
                         chunk.iter().map(|&i| m.cluster_sizes[i as usize] as i64),
                     )),
