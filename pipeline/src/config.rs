@@ -84,18 +84,10 @@ fn default_tz() -> String {
 }
 /// A quarter of the machine's memory, between 256 MiB and 4 GiB.
 fn default_memory_limit() -> usize {
-    // SAFETY: sysconf only reads system configuration values.
-    let (pages, page) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PHYS_PAGES),
-            libc::sysconf(libc::_SC_PAGESIZE),
-        )
-    };
-    if pages <= 0 || page <= 0 {
-        return 4096;
+    match crate::util::physical_memory() {
+        None => 4096,
+        Some(bytes) => ((bytes / (1024 * 1024)) as usize / 4).clamp(256, 4096),
     }
-    let total_mb = (pages as u128 * page as u128 / (1024 * 1024)) as usize;
-    (total_mb / 4).clamp(256, 4096)
 }
 fn default_batch_size() -> usize {
     8192

@@ -28,16 +28,36 @@ const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 /// stage after stage; each page handed back is zeroed by the kernel again when touched,
 /// which was ~20 s of a 2-minute 1M-customer run on a 2-core VM (page faults cost tens
 /// of microseconds there). The peak resident memory stays that of the largest stage
-/// (benches/README.md). `MIMALLOC_PURGE_DELAY` in the environment still wins.
-fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+/// plus what the allocator could not reuse (benches/README.md).
+///
+/// Only while the inputs are small next to the machine's memory (at most an eighth of
+/// it; 1M customers are 1.7 GB of exports): for larger runs the memory a stage frees
+/// goes back to the kernel as usual, so that the peak is the largest stage's own (10M
+/// customers kept everything the matcher had freed and grew past 21 GB in the golden
+/// stage on a 24 GB machine). `MIMALLOC_PURGE_DELAY` in the environment still wins.
+fn keep_freed_memory(input_bytes: u64) {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    let small = recon::util::physical_memory().is_none_or(|ram| input_bytes <= ram / 8);
+    if small {
         // SAFETY: sets a process-wide option of the allocator, read at each purge.
         unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
 }
 
+/// Bytes of the run's input files (as found now; a missing file is the run's error).
+fn input_bytes(cfg: &Config) -> u64 {
+    cfg.sources
+        .iter()
+        .filter_map(|s| cfg.source_files(s).ok())
+        .flatten()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 fn main() -> ExitCode {
-    keep_freed_memory();
     let cli = Cli::parse();
     let progress = Progress::new(cli.quiet);
     logging::init(cli.log_format, cli.verbose, cli.quiet, &progress);
@@ -55,6 +75,7 @@ fn dispatch(cli: Cli, progress: &Progress) -> Result<i32, Error> {
     match cli.command {
         Command::Run(args) => {
             let cfg = Config::load(&args.config.config)?;
+            keep_freed_memory(input_bytes(&cfg));
             let opts = pipeline::RunOptions {
                 as_of: args.as_of,
                 output: args.output,
