@@ -1302,3 +1302,132 @@ fn write_outputs(run: &mut RunDir, out: &MatchOutput, as_of: chrono::NaiveDate) 
     run.write_json(MODEL_FILE, &file)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::records::StrColumn;
+    use crate::matching::spec::{BlockingRule, ComparisonSpec, LinkMode};
+
+    #[test]
+    fn coded_vectors_read_back_at_every_width() {
+        for distinct in [3u64, 300, 70_000] {
+            let gammas: Vec<u64> = (0..100_000u64)
+                .map(|i| (i * 7919 % distinct) << 3 | 5)
+                .collect();
+            let coded = ChunkGammas::code(&gammas);
+            match (&coded, distinct) {
+                (ChunkGammas::Small(..), 3) | (ChunkGammas::Wide(..), 300) => {}
+                (ChunkGammas::Raw(..), 70_000) => {}
+                _ => panic!("{distinct} distinct vectors coded at the wrong width"),
+            }
+            assert!((0..gammas.len()).all(|i| coded.get(i) == gammas[i]));
+            let per_pair = coded.bytes() as f64 / gammas.len() as f64;
+            assert!(per_pair <= 8.0, "{distinct}: {per_pair} bytes a pair");
+        }
+    }
+
+    /// Records with names in a few blocks, and exact and edit-distance comparisons.
+    fn setup() -> (Records, Vec<Comparison>) {
+        let names = [
+            "acme", "acme", "acme co", "acme", "acme inc", "beta", "beta", "betta", "beta",
+            "gamma", "gamma", "gama", "acme", "beta", "delta", "delta",
+        ];
+        let mut r = Records {
+            sources: vec!["s0".into(), "s1".into()],
+            keys: StrColumn::with_capacity(names.len()),
+            ..Default::default()
+        };
+        let mut col = StrColumn::with_capacity(names.len());
+        let mut city = StrColumn::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            col.push(Some(n));
+            city.push(Some(["x", "y"][i % 2]));
+            r.keys.push(Some(&i.to_string()));
+            r.source.push((i % 2) as u16);
+            r.lines.push(i as i64);
+        }
+        r.fields.insert("name".into(), col);
+        r.fields.insert("city".into(), city);
+        let spec = |toml_text: &str| -> ComparisonSpec { toml::from_str(toml_text).unwrap() };
+        let comps = vec![
+            Comparison::prepare(
+                &spec("name = \"name\"\nfield = \"name\"\nmethod = \"levenshtein\""),
+                &r,
+                "country",
+            ),
+            Comparison::prepare(
+                &spec("name = \"city\"\nfield = \"city\"\nmethod = \"exact\""),
+                &r,
+                "country",
+            ),
+        ];
+        (r, comps)
+    }
+
+    #[test]
+    fn later_passes_see_the_same_vectors_whether_kept_or_compared_again() {
+        let (records, comps) = setup();
+        let rules = [
+            BlockingRule {
+                name: None,
+                keys: vec!["first_token(name)".into()],
+            },
+            BlockingRule {
+                name: None,
+                keys: vec!["prefix(name, 2)".into()],
+            },
+        ];
+        let names = vec!["first".to_string(), "prefix".to_string()];
+        let sk = |i: usize| records.field("name").unwrap().get(i).unwrap_or("");
+        let blocking =
+            block::Blocking::build(&rules, &names, &records, LinkMode::Both, 100, 10, &sk);
+        let gamma = |_: usize, _: usize, x: u32, y: u32| {
+            fellegi_sunter::gamma_of(&comps, x as usize, y as usize)
+        };
+        let kept = compare_pairs(&blocking, usize::MAX, &gamma);
+        let again = compare_pairs(&blocking, 0, &gamma);
+        assert!(kept.gammas.is_some(), "kept under the limit");
+        assert!(
+            again.gammas.is_none(),
+            "over a limit of 0 bytes nothing is kept"
+        );
+        assert_eq!(kept.counts, again.counts);
+        assert_eq!(kept.chunk_pairs, again.chunk_pairs);
+        let pass = |c: &Compared| {
+            let mut out = Vec::new();
+            for chunk in 0..blocking.chunks() {
+                c.for_each(&blocking, &comps, chunk, |x, y, g| out.push((x, y, g)));
+            }
+            out
+        };
+        let (a, b) = (pass(&kept), pass(&again));
+        assert!(!a.is_empty());
+        assert_eq!(a, b);
+        // And every vector is the pair's own.
+        assert!(
+            a.iter()
+                .all(|&(x, y, g)| g == fellegi_sunter::gamma_of(&comps, x as usize, y as usize))
+        );
+        // The counts are those of the pairs, and each pair shares the key of its rule.
+        let total: u64 = kept.counts.iter().map(|c| c.1).sum();
+        assert_eq!(total as usize, a.len());
+        for chunk in 0..blocking.chunks() {
+            let r = blocking.chunk_rule(chunk);
+            blocking.for_each_pair(chunk, |x, y| {
+                assert_ne!(blocking.shared_keys(x, y) & (1 << r), 0);
+            });
+        }
+    }
+
+    #[test]
+    fn components_join_through_every_edge() {
+        let c = components(6, [(4, 1), (1, 2), (5, 3)].into_iter());
+        assert_eq!(c[1], c[2]);
+        assert_eq!(c[1], c[4]);
+        assert_eq!(c[3], c[5]);
+        assert_ne!(c[0], c[1]);
+        assert_ne!(c[0], c[3]);
+        assert_ne!(c[1], c[3]);
+    }
+}
