@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""End-to-end scale benchmark of recon, with DuckDB as the peer for the rule checks.
+"""End-to-end scale benchmark of recon, against the peers on the same inputs.
 
 For each size it generates data with the repository's generator (cached under
 benches/data/gen<N>), runs the release `recon run` under /usr/bin/time, and records wall
-time per stage and in total, peak resident memory, rows/s, candidate pairs and pairs/s,
-and output sizes. In the same invocation it runs the equivalent data-quality checks in
-DuckDB over the same staged Parquet files and reports the ratio. With --incremental it
-also changes 1% of the CRM records and times `recon run --incremental` against a full
-run of the changed data.
+time per stage and in total, peak resident memory (in all and per stage, sampled every
+0.25 s), rows/s, candidate pairs and pairs/s, and output sizes. In the same invocation,
+on the same files, it runs the peers a user would otherwise pick: the equivalent
+data-quality checks in DuckDB over the staged Parquet files, and Splink 5 (DuckDB) for
+the matching of the customers (benches/splink/bench_matching.py, at the --splink-sizes),
+and prints the ratios. With --incremental it also changes 1% of the CRM records and
+times `recon run --incremental` against a full run of the changed data.
 
 Usage: benches/scale/run.sh [--sizes 100000 1000000 10000000] [--seed 1]
+           [--splink-sizes 100000 1000000] [--splink-timeout 1200]
+           [--incremental [--incremental-sizes 100000 1000000]]
 """
 import argparse
 import datetime
@@ -21,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -35,10 +40,33 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, **kw)
 
 
-def timed(cmd, env=None):
-    """Runs cmd under GNU time; returns (wall s, peak RSS MiB, completed process)."""
-    p = subprocess.run(["/usr/bin/time", "-v"] + [str(c) for c in cmd], text=True,
-                       capture_output=True, env=env)
+def timed(cmd, env=None, samples=None):
+    """Runs cmd under GNU time; returns (wall s, peak RSS MiB, completed process).
+    With `samples` (a list), appends (seconds since start, RSS MiB) every 0.25 s."""
+    proc = subprocess.Popen(["/usr/bin/time", "-v"] + [str(c) for c in cmd], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    t0 = time.time()
+
+    def sample():
+        while proc.poll() is None:
+            for child in pathlib.Path(f"/proc/{proc.pid}/task").glob("*/children"):
+                for pid in child.read_text().split():
+                    try:
+                        for line in open(f"/proc/{pid}/status"):
+                            if line.startswith("VmRSS"):
+                                samples.append((time.time() - t0, int(line.split()[1]) / 1024))
+                    except OSError:
+                        pass
+            time.sleep(0.25)
+
+    sampler = None
+    if samples is not None:
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+    out, err = proc.communicate()
+    if sampler:
+        sampler.join()
+    p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     wall = rss = None
     for line in p.stderr.splitlines():
         line = line.strip()
@@ -98,12 +126,58 @@ def duckdb_rules(staged):
     return round(time.time() - t0, 3), per
 
 
-def one_size(n, seed, incremental):
+def stage_peaks(manifest, samples):
+    """Peak RSS (MiB) within each stage's window (stages run one after another; the
+    windows are laid end to end from the start of the process)."""
+    peaks, t = {}, 0.0
+    for s in manifest["stages"]:
+        end = t + s["duration_ms"] / 1000
+        inside = [r for (at, r) in samples if t <= at < end + 0.25]
+        peaks[s["stage"]] = round(max(inside)) if inside else None
+        t = end
+    return peaks
+
+
+def splink(n, timeout):
+    """Splink 5 on the same generated customers (bench_matching.py, which also runs
+    recon's matching on them for the ratio)."""
+    py = ROOT / "benches" / ".venv-splink" / "bin" / "python"
+    out = RESULTS / f"scale-splink-gen{n}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run([py, ROOT / "benches" / "splink" / "bench_matching.py", f"gen:{n}",
+                        "--splink-timeout", str(timeout), "--out", out], text=True)
+    if p.returncode != 0 or not out.exists():
+        return {"error": f"bench_matching.py exited {p.returncode}"}
+    ds = json.loads(out.read_text())["datasets"][0]
+    rec, spl = ds.get("recon", {}), ds.get("splink", {})
+    f1 = lambda r: r.get("evaluation", {}).get("all", {}).get("f1")
+    res = {
+        "recon_match_s": rec.get("match_stage_s"),
+        "recon_all_f1": f1(rec),
+        "splink_s": spl.get("timings_s", {}).get("total"),
+        "splink_peak_mb": spl.get("time_v", {}).get("peak_rss_mb"),
+        "splink_all_f1": f1(spl),
+        "splink_timed_out": spl.get("timed_out", False),
+        "splink_over_recon_time": ds.get("ratio_splink_over_recon_time"),
+        "results_file": str(out.relative_to(ROOT)),
+    }
+    if res["splink_timed_out"]:
+        print(f"  splink: timed out after {timeout:.0f} s", flush=True)
+    elif res["splink_s"]:
+        print(f"  splink: {res['splink_s']:.1f} s vs recon's match stage {res['recon_match_s']:.1f} s "
+              f"({res['splink_over_recon_time']:.1f}x); all F1 {res['splink_all_f1']:.4f} vs {res['recon_all_f1']:.4f}",
+              flush=True)
+    return res
+
+
+def one_size(n, seed, incremental, with_splink, splink_timeout):
     print(f"\n== {n} customers", flush=True)
     d = generate(n, seed)
     out = d / "out"
     shutil.rmtree(out, ignore_errors=True)
-    wall, rss, _ = timed([RECON, "-q", "run", "--config", d / "recon.toml", "--output", out, "--as-of", AS_OF])
+    samples = []
+    wall, rss, _ = timed([RECON, "-q", "run", "--config", d / "recon.toml", "--output", out, "--as-of", AS_OF],
+                         samples=samples)
     run = out / f"run_date={AS_OF}"
     m = json.loads((run / "manifest.json").read_text())
     stages = {s["stage"]: s["duration_ms"] / 1000 for s in m["stages"]}
@@ -118,6 +192,7 @@ def one_size(n, seed, incremental):
         "wall_s": round(wall, 2),
         "peak_rss_mb": round(rss),
         "stages_s": stages,
+        "stage_peak_rss_mb": stage_peaks(m, samples),
         "rows_per_s": round(rows / wall),
         "candidate_pairs": pairs,
         "pairs_per_s": round(pairs / match_s) if match_s else None,
@@ -125,7 +200,8 @@ def one_size(n, seed, incremental):
         "report_kb": round((run / "report.html").stat().st_size / 1024, 1),
         "matching": {e["entity"]: e["timings_ms"] for e in m["matching"]},
     }
-    print(f"  recon: {wall:.1f} s wall, {rss:.0f} MiB peak, stages {stages}", flush=True)
+    print(f"  recon: {wall:.1f} s wall, {rss:.0f} MiB peak, stages {stages}, "
+          f"peak MiB per stage {res['stage_peak_rss_mb']}", flush=True)
     try:
         total, per = duckdb_rules(run / "staged")
         res["duckdb_rules_s"] = total
@@ -136,6 +212,9 @@ def one_size(n, seed, incremental):
         print("  duckdb not installed: skipping the peer", flush=True)
     if incremental:
         res["incremental"] = incremental_run(d, out)
+    if with_splink:
+        # After recon's own runs: bench_matching.py writes its outputs elsewhere.
+        res["splink"] = splink(n, splink_timeout)
     return res
 
 
@@ -174,6 +253,7 @@ def incremental_run(d, out):
     return {"changed_records": n, "night1_incremental_s": round(day1_wall, 2),
             "full_s": round(full_wall, 2), "incremental_s": round(inc_wall, 2),
             "ratio": round(inc_wall / full_wall, 3), "incremental_peak_rss_mb": round(inc_rss),
+            "full_peak_rss_mb": round(full_rss),
             "full_stages_s": stages(full_m), "incremental_stages_s": stages(inc_m),
             "cache": {e["entity"]: e.get("incremental") for e in inc_m["matching"]},
             "same_clusters": [e["clusters"] for e in full_m["matching"]] == [e["clusters"] for e in inc_m["matching"]]}
@@ -183,8 +263,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--incremental", action="store_true", help="also measure an incremental run (1% changed)")
+    ap.add_argument("--incremental", action="store_true",
+                    help="also measure an incremental night (1%% of the CRM records changed) at the "
+                         "--incremental-sizes")
+    ap.add_argument("--incremental-sizes", type=int, nargs="*", default=None,
+                    help="sizes of the incremental measurement (default: the sizes up to 1,000,000; "
+                         "it runs recon three more times)")
+    ap.add_argument("--splink-sizes", type=int, nargs="*", default=None,
+                    help="sizes at which Splink matches the same customers (default: the sizes up to "
+                         "1,000,000; at 10M its Python preparation alone takes half an hour)")
+    ap.add_argument("--splink-timeout", type=float, default=1200,
+                    help="seconds before Splink's process of one size is stopped")
     args = ap.parse_args()
+    splink_sizes = set(args.splink_sizes if args.splink_sizes is not None
+                       else [n for n in args.sizes if n <= 1_000_000])
+    incremental_sizes = set() if not args.incremental else set(
+        args.incremental_sizes if args.incremental_sizes is not None
+        else [n for n in args.sizes if n <= 1_000_000])
     meminfo = pathlib.Path("/proc/meminfo").read_text().splitlines()[0]
     machine = {
         "cpus": os.cpu_count(),
@@ -194,7 +289,8 @@ def main():
         "recon": subprocess.run([RECON, "--version"], capture_output=True, text=True).stdout.strip(),
     }
     print(f"machine: {machine}")
-    results = [one_size(n, args.seed, args.incremental) for n in args.sizes]
+    results = [one_size(n, args.seed, n in incremental_sizes, n in splink_sizes, args.splink_timeout)
+               for n in args.sizes]
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"scale-{machine['date']}.json"
     path.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
@@ -205,6 +301,32 @@ def main():
         print(f"| {r['customers']:,} | {r['rows_read']:,} | {r['input_mb']} | {r['wall_s']} | {r['peak_rss_mb']} | "
               f"{s.get('extract')} | {s.get('rules')} | {s.get('match')} | {s.get('golden')} | {s.get('score')} | "
               f"{r['rows_per_s']:,} | {r['candidate_pairs']:,} | {r['pairs_per_s'] or '-':,} | {r['output_mb']} | {r.get('duckdb_rules_s', '-')} |")
+    print("\nPeak RSS per stage (MiB):")
+    print("| customers | extract | rules | match | golden | score |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        p = r["stage_peak_rss_mb"]
+        print(f"| {r['customers']:,} | " + " | ".join(str(p.get(k, '-')) for k in
+              ("extract", "rules", "match", "golden", "score")) + " |")
+    print("\nGrowth between consecutive sizes (time and memory per unit of input):")
+    for a, b in zip(results, results[1:]):
+        x = b["customers"] / a["customers"]
+        print(f"  {a['customers']:,} -> {b['customers']:,} ({x:g}x input): wall {b['wall_s'] / a['wall_s']:.1f}x, "
+              f"peak {b['peak_rss_mb'] / a['peak_rss_mb']:.1f}x, candidate pairs "
+              f"{b['candidate_pairs'] / max(a['candidate_pairs'], 1):.1f}x, per stage "
+              + ", ".join(f"{k} {b['stages_s'][k] / a['stages_s'][k]:.1f}x" for k in a["stages_s"]
+                          if a["stages_s"].get(k) and b["stages_s"].get(k)))
+    sp = [r for r in results if r.get("splink")]
+    if sp:
+        print("\n| customers | recon match s | Splink s | Splink / recon | recon all F1 | Splink all F1 |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for r in sp:
+            s = r["splink"]
+            if s.get("splink_timed_out"):
+                print(f"| {r['customers']:,} | {s.get('recon_match_s')} | timed out | | {s.get('recon_all_f1')} | |")
+            else:
+                print(f"| {r['customers']:,} | {s.get('recon_match_s')} | {s.get('splink_s')} | "
+                      f"{(s.get('splink_over_recon_time') or 0):.1f}x | {s.get('recon_all_f1')} | {s.get('splink_all_f1')} |")
     print(f"\nwritten {path}")
 
 

@@ -904,6 +904,7 @@ def main() -> None:
     ap.add_argument("--generate", default=str(REPO / "target" / "release" / "generate"))
     ap.add_argument("--splink-timeout", type=float, default=1800,
                     help="seconds before the Splink process of one dataset is killed")
+    ap.add_argument("--out", help="results file (default benches/results/matching-<date>.json)")
     ap.add_argument("--splink-worker", metavar="DATASET", help=argparse.SUPPRESS)
     ap.add_argument("--prepare-worker", metavar="DATASET", help=argparse.SUPPRESS)
     ap.add_argument("--info", help=argparse.SUPPRESS)
@@ -935,7 +936,7 @@ def main() -> None:
     }
     rows = []
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"matching-{dt.date.today().isoformat()}.json"
+    out = Path(args.out) if args.out else RESULTS / f"matching-{dt.date.today().isoformat()}.json"
 
     def save():
         results["elapsed_s"] = round(time.time() - started, 1)
@@ -1015,7 +1016,7 @@ def main() -> None:
     print(table)
     results["table_markdown"] = table
     save()
-    print(f"\nresults: {out.relative_to(REPO)} (total {results['elapsed_s']} s)")
+    print(f"\nresults: {out} (total {results['elapsed_s']} s)")
 
 
 if __name__ == "__main__":
