@@ -42,7 +42,8 @@ def sh(cmd, **kw):
 
 def timed(cmd, env=None, samples=None):
     """Runs cmd under GNU time; returns (wall s, peak RSS MiB, completed process).
-    With `samples` (a list), appends (seconds since start, RSS MiB) every 0.25 s."""
+    With `samples` (a list), appends (seconds since start, RSS MiB, CPU seconds) of the
+    command every 0.25 s."""
     proc = subprocess.Popen(["/usr/bin/time", "-v"] + [str(c) for c in cmd], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     t0 = time.time()
@@ -52,10 +53,15 @@ def timed(cmd, env=None, samples=None):
             for child in pathlib.Path(f"/proc/{proc.pid}/task").glob("*/children"):
                 for pid in child.read_text().split():
                     try:
+                        rss = None
                         for line in open(f"/proc/{pid}/status"):
                             if line.startswith("VmRSS"):
-                                samples.append((time.time() - t0, int(line.split()[1]) / 1024))
-                    except OSError:
+                                rss = int(line.split()[1]) / 1024
+                        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                        cpu = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+                        if rss is not None:
+                            samples.append((time.time() - t0, rss, cpu))
+                    except (OSError, IndexError, ValueError):
                         pass
             time.sleep(0.25)
 
@@ -126,16 +132,21 @@ def duckdb_rules(staged):
     return round(time.time() - t0, 3), per
 
 
-def stage_peaks(manifest, samples):
-    """Peak RSS (MiB) within each stage's window (stages run one after another; the
-    windows are laid end to end from the start of the process)."""
-    peaks, t = {}, 0.0
+def stage_profile(manifest, samples):
+    """Per stage: peak RSS (MiB) and the cores it kept busy on average (CPU seconds /
+    wall seconds), from the samples within its window (stages run one after another;
+    the windows are laid end to end from the start of the process)."""
+    peaks, cores, t = {}, {}, 0.0
     for s in manifest["stages"]:
         end = t + s["duration_ms"] / 1000
-        inside = [r for (at, r) in samples if t <= at < end + 0.25]
-        peaks[s["stage"]] = round(max(inside)) if inside else None
+        inside = [x for x in samples if t <= x[0] < end + 0.25]
+        peaks[s["stage"]] = round(max(x[1] for x in inside)) if inside else None
+        if len(inside) >= 2 and inside[-1][0] > inside[0][0]:
+            cores[s["stage"]] = round((inside[-1][2] - inside[0][2]) / (inside[-1][0] - inside[0][0]), 2)
+        else:
+            cores[s["stage"]] = None
         t = end
-    return peaks
+    return peaks, cores
 
 
 def splink(n, timeout):
@@ -185,6 +196,7 @@ def one_size(n, seed, incremental, with_splink, splink_timeout):
     pairs = sum(e["candidate_pairs"] for e in m["matching"])
     match_s = stages.get("match", 0)
     input_bytes = sum(i["bytes"] for i in m["inputs"])
+    stage_peaks, stage_cores = stage_profile(m, samples)
     res = {
         "customers": n,
         "rows_read": rows,
@@ -192,7 +204,8 @@ def one_size(n, seed, incremental, with_splink, splink_timeout):
         "wall_s": round(wall, 2),
         "peak_rss_mb": round(rss),
         "stages_s": stages,
-        "stage_peak_rss_mb": stage_peaks(m, samples),
+        "stage_peak_rss_mb": stage_peaks,
+        "stage_cores": stage_cores,
         "rows_per_s": round(rows / wall),
         "candidate_pairs": pairs,
         "pairs_per_s": round(pairs / match_s) if match_s else None,
@@ -201,7 +214,7 @@ def one_size(n, seed, incremental, with_splink, splink_timeout):
         "matching": {e["entity"]: e["timings_ms"] for e in m["matching"]},
     }
     print(f"  recon: {wall:.1f} s wall, {rss:.0f} MiB peak, stages {stages}, "
-          f"peak MiB per stage {res['stage_peak_rss_mb']}", flush=True)
+          f"peak MiB per stage {res['stage_peak_rss_mb']}, cores per stage {res['stage_cores']}", flush=True)
     try:
         total, per = duckdb_rules(run / "staged")
         res["duckdb_rules_s"] = total
@@ -292,7 +305,7 @@ def main():
     results = [one_size(n, args.seed, n in incremental_sizes, n in splink_sizes, args.splink_timeout)
                for n in args.sizes]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"scale-{machine['date']}.json"
+    path = RESULTS / f"scale-{machine['date']}-{'-'.join(str(n) for n in args.sizes)}.json"
     path.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
     print("\n| customers | rows read | input MB | wall s | peak MiB | extract | rules | match | golden | score | rows/s | pairs | pairs/s | output MB | DuckDB checks s |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -300,13 +313,13 @@ def main():
         s = r["stages_s"]
         print(f"| {r['customers']:,} | {r['rows_read']:,} | {r['input_mb']} | {r['wall_s']} | {r['peak_rss_mb']} | "
               f"{s.get('extract')} | {s.get('rules')} | {s.get('match')} | {s.get('golden')} | {s.get('score')} | "
-              f"{r['rows_per_s']:,} | {r['candidate_pairs']:,} | {r['pairs_per_s'] or '-':,} | {r['output_mb']} | {r.get('duckdb_rules_s', '-')} |")
-    print("\nPeak RSS per stage (MiB):")
+              f"{r['rows_per_s']:,} | {r['candidate_pairs']:,} | {format(r['pairs_per_s'], ',') if r['pairs_per_s'] else '-'} | {r['output_mb']} | {r.get('duckdb_rules_s', '-')} |")
+    print("\nPeak RSS (MiB) and average cores busy per stage:")
     print("| customers | extract | rules | match | golden | score |")
     print("|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        p = r["stage_peak_rss_mb"]
-        print(f"| {r['customers']:,} | " + " | ".join(str(p.get(k, '-')) for k in
+        p, c = r["stage_peak_rss_mb"], r["stage_cores"]
+        print(f"| {r['customers']:,} | " + " | ".join(f"{p.get(k, '-')} MiB, {c.get(k, '-')} cores" for k in
               ("extract", "rules", "match", "golden", "score")) + " |")
     print("\nGrowth between consecutive sizes (time and memory per unit of input):")
     for a, b in zip(results, results[1:]):
