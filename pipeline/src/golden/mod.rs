@@ -193,11 +193,17 @@ fn is_valid(v: Validate, value: &str, country: Option<&str>) -> bool {
     }
 }
 
+/// Clusters up to this size find a record's position by scanning their members; larger
+/// ones (must-links can exceed `max_cluster_size`) by binary search.
+const SCAN_MEMBERS_MAX: usize = 16;
+
 /// One cluster's attribute values: validity per record and, in a cluster of two or
 /// more, the standardised values compared within it — computed cluster by cluster
 /// instead of held for every record of the entity.
 struct ClusterAttrs<'m> {
     members: &'m [usize],
+    /// (record, position) sorted by record, for clusters too large to scan `members`.
+    positions: Vec<(usize, usize)>,
     /// `[attribute * members + position]`: the record has a value and it passes the
     /// attribute's validation.
     valid: Vec<bool>,
@@ -225,20 +231,29 @@ impl<'m> ClusterAttrs<'m> {
                 }
             }
         }
+        let mut positions = Vec::new();
+        if k > SCAN_MEMBERS_MAX {
+            positions = members.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+            positions.sort_unstable();
+        }
         ClusterAttrs {
             members,
+            positions,
             valid,
             std,
         }
     }
 
     fn at(&self, ai: usize, i: usize) -> usize {
-        let p = self
-            .members
-            .iter()
-            .position(|&m| m == i)
-            .expect("a record of the cluster");
-        ai * self.members.len() + p
+        let p = if self.positions.is_empty() {
+            self.members.iter().position(|&m| m == i)
+        } else {
+            self.positions
+                .binary_search_by_key(&i, |&(r, _)| r)
+                .ok()
+                .map(|x| self.positions[x].1)
+        };
+        ai * self.members.len() + p.expect("a record of the cluster")
     }
 
     fn valid(&self, ai: usize, i: usize) -> bool {
@@ -331,9 +346,17 @@ fn load_previous(root: &Path, as_of: NaiveDate) -> Result<Previous> {
                     entity: name,
                     issued_on: crate::util::days_to_date(iss.value(i)).unwrap_or(as_of),
                     status: match st.value(i) {
+                        "active" => "active",
                         "merged" => "merged",
                         "retired" => "retired",
-                        _ => "active",
+                        other => {
+                            return Err(Error::Invariant(format!(
+                                "{}: row {}: column status is {other:?}, expected one of \
+                                 active, merged, retired",
+                                dir.join(REGISTRY_FILE).display(),
+                                i + 1
+                            )));
+                        }
                     },
                     merged_into: if mi.is_null(i) {
                         None

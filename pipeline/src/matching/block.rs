@@ -8,7 +8,8 @@
 //! comparison's standardised value and each is compared with the next `block_window`
 //! records only (sorted neighbourhood), with a warning and counts in the manifest.
 //!
-//! Rules run one after another; the blocks of a rule are compared in parallel. The
+//! The pairs are enumerated in chunks of blocks (of every rule), compared in parallel
+//! and in the same order on every pass, so that no list of all pairs is held. The
 //! block key is the natural partition for scaling out: blocks are independent.
 
 use rayon::prelude::*;
@@ -187,14 +188,27 @@ struct RuleBlocks {
     capped: crate::util::FastMap<u32, Vec<u32>>,
 }
 
-/// Potential pairs per unit of work: blocks are grouped into chunks of about this many
-/// (a block larger than that is a chunk of its own).
+/// Potential pairs per unit of work: blocks are grouped into chunks of about this many,
+/// and a block with more is split into chunks by ranges of its records.
 const CHUNK_PAIRS: u64 = 1 << 16;
+
+/// A unit of work: blocks `first..end` of one rule; of a block's records in their block
+/// order, only those at positions `lo..hi` pair with the records after them (a split
+/// block; `0..u32::MAX` otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Chunk {
+    rule: u8,
+    first: u32,
+    end: u32,
+    lo: u32,
+    hi: u32,
+}
 
 /// The blocks of every rule, and the candidate pairs they define — enumerated on demand,
 /// chunk by chunk, never held as one list.
 ///
-/// A chunk is a run of consecutive blocks of one rule; enumerating it gives its pairs in
+/// A chunk is a run of consecutive blocks of one rule, or part of one large block;
+/// enumerating it gives its pairs in
 /// one fixed order, so a pass over the chunks can be repeated (score, then the chaining
 /// guard) and per-chunk results (comparison vectors) line up with the pairs. Chunks are
 /// independent: the unit of parallel work now, and of distributed work later.
@@ -203,8 +217,8 @@ pub struct Blocking<'r> {
     src: &'r [u16],
     mode: LinkMode,
     window: usize,
-    /// (rule, first block, end block) per chunk, rule by rule, blocks in order.
-    chunks: Vec<(u8, u32, u32)>,
+    /// Rule by rule, blocks in order.
+    chunks: Vec<Chunk>,
     /// Per rule, before the pair counts are known (`pairs` is 0 until
     /// [`Blocking::reports`]).
     reports: Vec<RuleReport>,
@@ -302,22 +316,58 @@ impl<'r> Blocking<'r> {
                 );
             }
             // Chunks of about CHUNK_PAIRS potential pairs.
+            let chunk = |first: u32, end: u32, lo: u32, hi: u32| Chunk {
+                rule: r as u8,
+                first,
+                end,
+                lo,
+                hi,
+            };
             let (mut first, mut acc) = (0u32, 0u64);
             for (bi, (s, e)) in bounds.iter().enumerate() {
+                let bi = bi as u32;
                 let len = (e - s) as u64;
-                acc += if capped_members.contains_key(&(bi as u32)) {
+                let capped = capped_members.contains_key(&bi);
+                // Pairs of the record at position i with the records after it.
+                let after = |i: u64| {
+                    if capped {
+                        (window as u64).min(len - 1 - i)
+                    } else {
+                        len - 1 - i
+                    }
+                };
+                let pairs = if capped {
                     len * (window as u64).min(len - 1)
                 } else {
                     len * (len - 1) / 2
                 };
+                if pairs > CHUNK_PAIRS {
+                    if first < bi {
+                        out.chunks.push(chunk(first, bi, 0, u32::MAX));
+                    }
+                    let (mut lo, mut part) = (0u64, 0u64);
+                    for i in 0..len {
+                        part += after(i);
+                        if part >= CHUNK_PAIRS {
+                            out.chunks.push(chunk(bi, bi + 1, lo as u32, i as u32 + 1));
+                            (lo, part) = (i + 1, 0);
+                        }
+                    }
+                    if lo < len {
+                        out.chunks.push(chunk(bi, bi + 1, lo as u32, len as u32));
+                    }
+                    (first, acc) = (bi + 1, 0);
+                    continue;
+                }
+                acc += pairs;
                 if acc >= CHUNK_PAIRS {
-                    out.chunks.push((r as u8, first, bi as u32 + 1));
-                    first = bi as u32 + 1;
-                    acc = 0;
+                    out.chunks.push(chunk(first, bi + 1, 0, u32::MAX));
+                    (first, acc) = (bi + 1, 0);
                 }
             }
             if (first as usize) < bounds.len() {
-                out.chunks.push((r as u8, first, bounds.len() as u32));
+                out.chunks
+                    .push(chunk(first, bounds.len() as u32, 0, u32::MAX));
             }
             out.rules.push(RuleBlocks {
                 keys,
@@ -338,7 +388,7 @@ impl<'r> Blocking<'r> {
 
     /// The blocking rule of a chunk's pairs.
     pub fn chunk_rule(&self, chunk: usize) -> u8 {
-        self.chunks[chunk].0
+        self.chunks[chunk].rule
     }
 
     /// Whether an earlier rule than `r` already generates the pair.
@@ -361,8 +411,14 @@ impl<'r> Blocking<'r> {
 
     /// Calls `f(a, b)` (`a < b`) for every candidate pair of a chunk, in a fixed order.
     pub fn for_each_pair(&self, chunk: usize, mut f: impl FnMut(u32, u32)) {
-        let (r, first, end) = self.chunks[chunk];
-        let r = r as usize;
+        let Chunk {
+            rule,
+            first,
+            end,
+            lo,
+            hi,
+        } = self.chunks[chunk];
+        let r = rule as usize;
         let rb = &self.rules[r];
         let src = self.src;
         let mut push = |x: u32, y: u32| {
@@ -378,7 +434,7 @@ impl<'r> Blocking<'r> {
         };
         for bi in first..end {
             if let Some(m) = rb.capped.get(&bi) {
-                for i in 0..m.len() {
+                for i in lo as usize..m.len().min(hi as usize) {
                     for j in i + 1..(i + 1 + self.window).min(m.len()) {
                         push(m[i], m[j]);
                     }
@@ -386,7 +442,7 @@ impl<'r> Blocking<'r> {
             } else {
                 let (s, e) = rb.bounds[bi as usize];
                 let m = &rb.order[s as usize..e as usize];
-                for i in 0..m.len() {
+                for i in lo as usize..m.len().min(hi as usize) {
                     for j in i + 1..m.len() {
                         push(m[i], m[j]);
                     }
@@ -412,8 +468,8 @@ impl<'r> Blocking<'r> {
     /// The reports per rule, given the number of pairs of each chunk; logs each rule.
     pub fn reports(&self, chunk_pairs: &[u64]) -> Vec<RuleReport> {
         let mut reports = self.reports.clone();
-        for (c, &(r, _, _)) in self.chunks.iter().enumerate() {
-            reports[r as usize].pairs += chunk_pairs[c];
+        for (c, ch) in self.chunks.iter().enumerate() {
+            reports[ch.rule as usize].pairs += chunk_pairs[c];
         }
         for r in &reports {
             tracing::info!(rule = %r.rule, pairs = r.pairs, blocks = r.blocks, "blocking rule");
@@ -563,5 +619,33 @@ mod tests {
         assert_eq!(rep[0].capped_blocks, 1);
         assert_eq!(rep[0].pairs_skipped_by_cap, 45 - 17);
         assert!(pairs(&c).iter().all(|(a, b, _)| b - a <= 2));
+    }
+
+    #[test]
+    fn large_blocks_are_split_into_chunks_without_losing_or_repeating_pairs() {
+        // One block of 400 records (79,800 pairs), and one of 3,000 capped to a window
+        // of 30 (89,535 pairs): both above a chunk's pairs, so each is split.
+        for (n, max_block, window) in [(400usize, 1000, 10), (3000, 100, 30)] {
+            let rec = records(&vec![("smith", 0); n]);
+            let rules = [rule(&["exact(name)"])];
+            let names = vec!["exact".to_string()];
+            let sk = |i: usize| rec.field("name").unwrap().get(i).unwrap_or("");
+            let b = Blocking::build(&rules, &names, &rec, LinkMode::Both, max_block, window, &sk);
+            assert!(b.chunks() > 1, "{n} records: one chunk");
+            let mut got = Vec::new();
+            let mut per_chunk = Vec::new();
+            for c in 0..b.chunks() {
+                let before = got.len();
+                b.for_each_pair(c, |x, y| got.push((x, y)));
+                per_chunk.push((got.len() - before) as u64);
+            }
+            let span = if n > max_block { window } else { n };
+            let want: Vec<(u32, u32)> = (0..n as u32)
+                .flat_map(|i| (i + 1..(i + 1 + span as u32).min(n as u32)).map(move |j| (i, j)))
+                .collect();
+            assert_eq!(got, want, "{n} records: the pairs of the split block");
+            assert!(per_chunk.iter().all(|&p| p <= 2 * CHUNK_PAIRS));
+            assert_eq!(b.reports(&per_chunk)[0].pairs, want.len() as u64);
+        }
     }
 }

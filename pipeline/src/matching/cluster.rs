@@ -123,8 +123,9 @@ impl Dsu {
     }
 }
 
-/// Clusters `n` records. `scored` holds every compared pair touching a record of any
-/// match edge (matches and non-matches; the guard needs both).
+/// Clusters `n` records. `scored` holds the match and review pairs and the clear
+/// non-matches between records of one component of match edges and must-links (the
+/// guard needs both; no other pair can be merged).
 pub fn cluster(
     n: usize,
     scored: &[Scored],

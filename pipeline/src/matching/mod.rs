@@ -834,15 +834,21 @@ fn compare_pairs(
         .into_par_iter()
         .map(|c| {
             let mut counts: FastMap<(u64, u32), u64> = FastMap::default();
+            // Past the limit no chunk's vectors are kept: they are not collected.
+            let keep = !over.load(Relaxed);
             let mut all = Vec::new();
+            let mut n = 0;
             blocking.for_each_pair(c, |x, y| {
-                let g = gamma(c, all.len(), x, y);
+                let g = gamma(c, n, x, y);
+                n += 1;
                 *counts.entry((g, blocking.shared_keys(x, y))).or_default() += 1;
-                all.push(g);
+                if keep {
+                    all.push(g);
+                }
             });
-            let n = all.len() as u64;
+            let n = n as u64;
             let mut kept = None;
-            if !over.load(Relaxed) {
+            if keep && !over.load(Relaxed) {
                 let coded = ChunkGammas::code(&all);
                 if stored.fetch_add(coded.bytes(), Relaxed) + coded.bytes() > keep_max {
                     over.store(true, Relaxed);
@@ -1311,19 +1317,25 @@ mod tests {
 
     #[test]
     fn coded_vectors_read_back_at_every_width() {
-        for distinct in [3u64, 300, 70_000] {
+        // Every width and both sides of each width's limit.
+        for distinct in [3u64, 256, 257, 300, 65_536, 65_537, 70_000] {
             let gammas: Vec<u64> = (0..100_000u64)
                 .map(|i| (i * 7919 % distinct) << 3 | 5)
                 .collect();
             let coded = ChunkGammas::code(&gammas);
-            match (&coded, distinct) {
-                (ChunkGammas::Small(..), 3) | (ChunkGammas::Wide(..), 300) => {}
-                (ChunkGammas::Raw(..), 70_000) => {}
+            let raw = match (&coded, distinct) {
+                (ChunkGammas::Small(..), 3 | 256) => false,
+                (ChunkGammas::Wide(..), 257 | 300 | 65_536) => false,
+                (ChunkGammas::Raw(..), 65_537 | 70_000) => true,
                 _ => panic!("{distinct} distinct vectors coded at the wrong width"),
-            }
+            };
             assert!((0..gammas.len()).all(|i| coded.get(i) == gammas[i]));
             let per_pair = coded.bytes() as f64 / gammas.len() as f64;
-            assert!(per_pair <= 8.0, "{distinct}: {per_pair} bytes a pair");
+            if raw {
+                assert_eq!(per_pair, 8.0, "{distinct}: raw vectors take 8 bytes a pair");
+            } else {
+                assert!(per_pair < 8.0, "{distinct}: {per_pair} bytes a pair");
+            }
         }
     }
 

@@ -68,25 +68,6 @@ impl StrColumn {
         self.valid.is_empty()
     }
 
-    /// The columns one after another, in order.
-    pub fn concat(parts: Vec<StrColumn>) -> StrColumn {
-        let rows: usize = parts.iter().map(StrColumn::len).sum();
-        let bytes: usize = parts.iter().map(|p| p.bytes.len()).sum();
-        let mut out = StrColumn {
-            bytes: Vec::with_capacity(bytes),
-            offsets: Vec::with_capacity(rows + 1),
-            valid: Vec::with_capacity(rows),
-        };
-        out.offsets.push(0);
-        for p in parts {
-            let base = out.bytes.len() as u32;
-            out.bytes.extend_from_slice(&p.bytes);
-            out.offsets.extend(p.offsets[1..].iter().map(|o| base + o));
-            out.valid.extend_from_slice(&p.valid);
-        }
-        out
-    }
-
     /// Bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.offsets.capacity() * 4 + self.valid.capacity()

@@ -636,7 +636,10 @@ pub fn run(
                 async move {
                     let retry = inst.clone();
                     let o = run_instance(&ctx, cfg, inst, population).await;
-                    counter.inc(1);
+                    // A rule to be run again alone counts once, when it has run.
+                    if !(o.out_of_memory && parallel > 1) {
+                        counter.inc(1);
+                    }
                     (o, retry)
                 }
             }))
