@@ -508,3 +508,46 @@ fn contradictory_decisions_are_a_clear_error_and_unknown_records_are_reported() 
             .any(|x| x.0 == "decision" && x.1 == "unknown_record" && x.3 == "0015g00000GoNe1AAF")
     );
 }
+
+#[test]
+fn an_unknown_status_in_the_previous_registry_is_a_clear_error() {
+    use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let n = Nightly::new();
+    n.run("2026-11-18");
+    let path = run_dir(&n.out(), "2026-11-18").join("id_registry.parquet");
+    let batches = read(&path);
+    let schema = batches[0].schema();
+    let status = schema.index_of("status").unwrap();
+    let f = std::fs::File::create(&path).unwrap();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(f, schema.clone(), None).unwrap();
+    for (bi, b) in batches.iter().enumerate() {
+        let mut cols = b.columns().to_vec();
+        let old = b.column(status).as_string::<i32>();
+        let new: StringArray = (0..b.num_rows())
+            .map(|i| {
+                Some(if bi == 0 && i == 1 {
+                    "frozen"
+                } else {
+                    old.value(i)
+                })
+            })
+            .collect();
+        cols[status] = Arc::new(new) as ArrayRef;
+        w.write(&RecordBatch::try_new(schema.clone(), cols).unwrap())
+            .unwrap();
+    }
+    w.close().unwrap();
+    let o = run(&n.cfg, &n.out(), "2026-11-19");
+    assert_code(&o, 1);
+    let err = stderr(&o);
+    for want in [
+        "id_registry.parquet",
+        "row 2",
+        "status",
+        "\"frozen\"",
+        "active, merged, retired",
+    ] {
+        assert!(err.contains(want), "{want:?} not in: {err}");
+    }
+}
