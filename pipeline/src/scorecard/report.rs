@@ -160,7 +160,7 @@ fn read_pairs(
 ) -> Result<(Vec<PairView>, u64)> {
     use datafusion::parquet::arrow::ProjectionMask;
     use datafusion::parquet::arrow::arrow_reader::{
-        ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+        ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
     };
     use rayon::prelude::*;
     if !path.is_file() {
@@ -168,11 +168,17 @@ fn read_pairs(
     }
     let cannot =
         |e: &dyn std::fmt::Display| Error::Other(format!("cannot read {}: {e}", path.display()));
+    let file = || std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e));
+    // The footer is read once; every reader below starts from it.
+    let arrow_meta =
+        ArrowReaderMetadata::load(&file()?, Default::default()).map_err(|e| cannot(&e))?;
     let open = || -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>> {
-        let f = std::fs::File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
-        ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| cannot(&e))
+        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
+            file()?,
+            arrow_meta.clone(),
+        ))
     };
-    let meta = open()?.metadata().clone();
+    let meta = arrow_meta.metadata().clone();
     let total = meta.file_metadata().num_rows().max(0) as u64;
     let keys = ProjectionMask::columns(
         meta.file_metadata().schema_descr(),
