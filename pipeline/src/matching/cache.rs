@@ -261,25 +261,33 @@ impl Hasher for PackedHasher {
 }
 
 /// What a previous run's cache offers this run: the comparison vector of every pair
-/// whose two records are unchanged and that was a candidate before.
+/// whose two records are unchanged and that was a candidate before, indexed by this
+/// run's first record (compressed rows: each record's partners sorted, then their
+/// vectors), so a lookup is a short binary search in memory already close by.
 pub struct Reuse {
-    known: HashMap<u64, u64, BuildHasherDefault<PackedHasher>>,
+    /// `offsets[x]..offsets[x + 1]` indexes `partner` and `gamma` for record `x`.
+    offsets: Vec<u64>,
+    partner: Vec<u32>,
+    gamma: Vec<u64>,
     /// Records whose (source, key, matching fields) were not in the previous run.
     pub records_new_or_changed: u64,
 }
 
 impl Reuse {
     pub fn new(hashes: &[u64], prev: &PairCache) -> Reuse {
+        type Fast<K, V> = HashMap<K, V, BuildHasherDefault<PackedHasher>>;
         // Previous record index → this run's, for record contents seen exactly once in
         // each (a record exported twice is compared afresh).
-        let mut now: HashMap<u64, u32> = HashMap::with_capacity(hashes.len());
-        let mut dup_now: std::collections::HashSet<u64> = Default::default();
+        let mut now: Fast<u64, u32> =
+            Fast::with_capacity_and_hasher(hashes.len(), Default::default());
+        let mut dup_now: Fast<u64, ()> = Fast::default();
         for (i, &h) in hashes.iter().enumerate() {
             if now.insert(h, i as u32).is_some() {
-                dup_now.insert(h);
+                dup_now.insert(h, ());
             }
         }
-        let mut seen_prev: HashMap<u64, u32> = HashMap::with_capacity(prev.hashes.len());
+        let mut seen_prev: Fast<u64, u32> =
+            Fast::with_capacity_and_hasher(prev.hashes.len(), Default::default());
         for &h in &prev.hashes {
             *seen_prev.entry(h).or_default() += 1;
         }
@@ -287,7 +295,7 @@ impl Reuse {
             .hashes
             .iter()
             .map(|h| match now.get(h) {
-                Some(&i) if !dup_now.contains(h) && seen_prev[h] == 1 => i,
+                Some(&i) if !dup_now.contains_key(h) && seen_prev[h] == 1 => i,
                 _ => u32::MAX,
             })
             .collect();
@@ -296,16 +304,58 @@ impl Reuse {
         drop(seen_prev);
         // Record order is kept (x < y as in the candidates): a pair whose records swapped
         // places is compared afresh, so no comparison's symmetry is assumed.
-        let mut known: HashMap<u64, u64, BuildHasherDefault<PackedHasher>> =
-            HashMap::with_capacity_and_hasher(prev.a.len(), Default::default());
-        for i in 0..prev.a.len() {
+        let mapped = |i: usize| -> Option<(u32, u32)> {
             let (x, y) = (map[prev.a[i] as usize], map[prev.b[i] as usize]);
-            if x != u32::MAX && y != u32::MAX && x < y {
-                known.insert(pack(x, y), prev.gamma[i]);
+            (x != u32::MAX && y != u32::MAX && x < y).then_some((x, y))
+        };
+        let mut offsets = vec![0u64; hashes.len() + 1];
+        for i in 0..prev.a.len() {
+            if let Some((x, _)) = mapped(i) {
+                offsets[x as usize + 1] += 1;
             }
         }
+        for x in 0..hashes.len() {
+            offsets[x + 1] += offsets[x];
+        }
+        let total = offsets[hashes.len()] as usize;
+        let mut partner = vec![0u32; total];
+        let mut gamma = vec![0u64; total];
+        let mut fill: Vec<u64> = offsets[..hashes.len()].to_vec();
+        for i in 0..prev.a.len() {
+            if let Some((x, y)) = mapped(i) {
+                let at = fill[x as usize] as usize;
+                partner[at] = y;
+                gamma[at] = prev.gamma[i];
+                fill[x as usize] += 1;
+            }
+        }
+        drop(fill);
+        // Sort each record's partners (with their vectors), records in parallel.
+        let mut rows: Vec<(&mut [u32], &mut [u64])> = Vec::with_capacity(hashes.len());
+        let (mut ps, mut gs) = (partner.as_mut_slice(), gamma.as_mut_slice());
+        for x in 0..hashes.len() {
+            let len = (offsets[x + 1] - offsets[x]) as usize;
+            let (p, rest_p) = std::mem::take(&mut ps).split_at_mut(len);
+            let (g, rest_g) = std::mem::take(&mut gs).split_at_mut(len);
+            ps = rest_p;
+            gs = rest_g;
+            if len > 1 {
+                rows.push((p, g));
+            }
+        }
+        rows.par_iter_mut().with_min_len(1024).for_each(|(p, g)| {
+            let mut both: Vec<(u32, u64)> = p.iter().copied().zip(g.iter().copied()).collect();
+            both.sort_unstable_by_key(|&(y, _)| y);
+            for (k, (y, v)) in both.into_iter().enumerate() {
+                p[k] = y;
+                g[k] = v;
+            }
+        });
+        drop(rows);
         Reuse {
-            known,
+            offsets,
+            partner,
+            gamma,
             records_new_or_changed: changed,
         }
     }
@@ -313,12 +363,13 @@ impl Reuse {
     /// The cached comparison vector of the pair (`x < y`), if any.
     #[inline]
     pub fn get(&self, x: u32, y: u32) -> Option<u64> {
-        self.known.get(&pack(x, y)).copied()
+        let (lo, hi) = (
+            self.offsets[x as usize] as usize,
+            self.offsets[x as usize + 1] as usize,
+        );
+        let row = &self.partner[lo..hi];
+        row.binary_search(&y).ok().map(|k| self.gamma[lo + k])
     }
-}
-
-fn pack(x: u32, y: u32) -> u64 {
-    ((x as u64) << 32) | y as u64
 }
 
 /// Comparison vectors of all candidate pairs: from the cache where both records are
@@ -352,4 +403,91 @@ pub fn gammas(
         pairs_compared: out.len() as u64 - reused,
     };
     (out.into_iter().map(|x| x.0).collect(), summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random numbers (splitmix64).
+    fn next(s: &mut u64) -> u64 {
+        *s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    #[test]
+    fn reuse_finds_exactly_the_pairs_of_unchanged_records_in_this_runs_order() {
+        let mut s = 7u64;
+        let n_prev = 500usize;
+        // Previous run: records with distinct contents, pairs with their vectors.
+        let prev_hashes: Vec<u64> = (0..n_prev as u64).map(|i| i * 1000 + 1).collect();
+        let (mut a, mut b, mut gamma) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..5000 {
+            let (x, y) = (next(&mut s) % n_prev as u64, next(&mut s) % n_prev as u64);
+            if x < y {
+                a.push(x as u32);
+                b.push(y as u32);
+                gamma.push(next(&mut s));
+            }
+        }
+        let prev = PairCache {
+            hashes: prev_hashes.clone(),
+            a,
+            b,
+            gamma,
+        };
+        // This run: the records shuffled, every 10th changed, a few new, one doubled.
+        let mut now: Vec<u64> = prev_hashes
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| if i % 10 == 3 { h + 7 } else { h })
+            .collect();
+        now.extend([9_999_991, 9_999_992]);
+        now.push(prev_hashes[42]);
+        for i in (1..now.len()).rev() {
+            let j = (next(&mut s) % (i as u64 + 1)) as usize;
+            now.swap(i, j);
+        }
+        // What the cache must offer: for unchanged records seen once in each run, the
+        // previous vector of the pair with the same contents in the same order.
+        let count = |v: &[u64], h: u64| v.iter().filter(|&&x| x == h).count();
+        let mut expected: HashMap<(u32, u32), u64> = HashMap::new();
+        for i in 0..prev.a.len() {
+            let (ha, hb) = (
+                prev.hashes[prev.a[i] as usize],
+                prev.hashes[prev.b[i] as usize],
+            );
+            if count(&now, ha) != 1 || count(&now, hb) != 1 {
+                continue;
+            }
+            let x = now.iter().position(|&h| h == ha).unwrap() as u32;
+            let y = now.iter().position(|&h| h == hb).unwrap() as u32;
+            if x < y {
+                expected.insert((x, y), prev.gamma[i]);
+            }
+        }
+        assert!(
+            expected.len() > 500,
+            "the test reuses many pairs: {}",
+            expected.len()
+        );
+        let reuse = Reuse::new(&now, &prev);
+        assert_eq!(reuse.records_new_or_changed, 50 + 2);
+        let n = now.len() as u32;
+        let mut found = 0;
+        for x in 0..n {
+            for y in x + 1..n {
+                assert_eq!(
+                    reuse.get(x, y),
+                    expected.get(&(x, y)).copied(),
+                    "({x}, {y})"
+                );
+                found += reuse.get(x, y).is_some() as usize;
+            }
+        }
+        assert_eq!(found, expected.len());
+    }
 }

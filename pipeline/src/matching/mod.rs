@@ -923,14 +923,18 @@ fn incremental_gammas(
     comps: &[Comparison],
     blocking: &block::Blocking,
 ) -> Result<(Compared, cache::IncrementalSummary)> {
+    let mut phase = crate::util::Phases::new("match", &e.name);
     let fp = cache::fingerprint(e);
     let hashes = cache::record_hashes(records);
     let rel = cache::file_name(&e.name);
+    phase.lap("cache_hash_records");
     let prev = match &inc.previous {
         None => Err(("none".to_string(), "no previous run".to_string())),
         Some((dir, date)) => cache::read(&dir.join(&rel), fp).map_err(|r| (date.clone(), r)),
     };
+    phase.lap("cache_read");
     let (cands, chunk_pairs) = blocking.materialize();
+    phase.lap("cache_list_pairs");
     let (gammas, summary) = match prev {
         Ok(p) => {
             let (g, mut s) = cache::gammas(comps, &cands, &hashes, &p);
@@ -958,12 +962,14 @@ fn incremental_gammas(
             (g, s)
         }
     };
+    phase.lap("cache_reuse_or_compare");
     let path = run_dir.join(&rel);
     if let Some(parent) = path.parent() {
         crate::output::create_dir_all(parent)?;
     }
     cache::write(&path, fp, &hashes, &cands, &gammas)?;
     drop(cands);
+    phase.lap("cache_write");
     // Offsets of the chunks in the materialised order.
     let mut offsets = Vec::with_capacity(chunk_pairs.len());
     let mut at = 0usize;
@@ -972,6 +978,7 @@ fn incremental_gammas(
         at += n as usize;
     }
     let compared = compare_pairs(blocking, usize::MAX, &|c, i, _, _| gammas[offsets[c] + i]);
+    phase.lap("cache_code_vectors");
     Ok((compared, summary))
 }
 
