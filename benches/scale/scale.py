@@ -231,6 +231,11 @@ def one_size(n, seed, incremental, with_splink, splink_timeout):
     return res
 
 
+def out_rows(m):
+    """Rows of every Parquet output of a manifest (the caches are not outputs)."""
+    return {o["path"]: o.get("rows") for o in m["outputs"] if o["path"].endswith(".parquet")}
+
+
 def incremental_run(d, out):
     """Changes 1% of CRM rows (emails), then times a full and an incremental run."""
     src = d / "crm_accounts.csv"
@@ -269,6 +274,8 @@ def incremental_run(d, out):
             "full_peak_rss_mb": round(full_rss),
             "full_stages_s": stages(full_m), "incremental_stages_s": stages(inc_m),
             "cache": {e["entity"]: e.get("incremental") for e in inc_m["matching"]},
+            "reuse": inc_m.get("incremental"),
+            "same_output_rows": out_rows(full_m) == out_rows(inc_m),
             "same_clusters": [e["clusters"] for e in full_m["matching"]] == [e["clusters"] for e in inc_m["matching"]]}
 
 
@@ -329,6 +336,20 @@ def main():
               f"{b['candidate_pairs'] / max(a['candidate_pairs'], 1):.1f}x, per stage "
               + ", ".join(f"{k} {b['stages_s'][k] / a['stages_s'][k]:.1f}x" for k in a["stages_s"]
                           if a["stages_s"].get(k) and b["stages_s"].get(k)))
+    inc = [r for r in results if r.get("incremental")]
+    if inc:
+        print("\n| customers | records new/changed | sources reused | rule instances reused | full night 2 s | incremental s | ratio | extract | rules | match | golden | score | same output rows |")
+        print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in inc:
+            i = r["incremental"]
+            f, g = i["full_stages_s"], i["incremental_stages_s"]
+            reuse = i.get("reuse") or {}
+            changed = sum((c or {}).get("records_new_or_changed", 0) for c in i["cache"].values())
+            print(f"| {r['customers']:,} | {changed:,} | {', '.join(reuse.get('sources_reused', []))} | "
+                  f"{reuse.get('rule_instances_reused')} of {(reuse.get('rule_instances_reused') or 0) + (reuse.get('rule_instances_run') or 0)} | "
+                  f"{i['full_s']} | {i['incremental_s']} | {i['ratio']} | "
+                  + " | ".join(f"{g.get(k)} ({f.get(k)})" for k in ("extract", "rules", "match", "golden", "score"))
+                  + f" | {i['same_output_rows']} |")
     sp = [r for r in results if r.get("splink")]
     if sp:
         print("\n| customers | recon match s | Splink s | Splink / recon | recon all F1 | Splink all F1 |")

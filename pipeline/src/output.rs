@@ -646,3 +646,12 @@ pub fn read_parquet(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     }
     Ok((schema, batches))
 }
+
+/// Rows of a Parquet file, from its footer.
+pub fn parquet_rows(path: &Path) -> Result<u64> {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let f = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let r = SerializedFileReader::new(f)
+        .map_err(|e| Error::parquet(format!("cannot read {}", path.display()), e))?;
+    Ok(r.metadata().file_metadata().num_rows().max(0) as u64)
+}

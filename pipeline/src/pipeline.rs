@@ -77,6 +77,9 @@ pub struct Manifest {
     pub accounting: Accounting,
     pub stages: Vec<StageTiming>,
     pub matching: Vec<crate::matching::EntitySummary>,
+    /// What `--incremental` reused from the previous run (absent in a full run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<IncrementalReuse>,
     pub golden: crate::golden::GoldenSummary,
     /// Broken quality gates (one line each).
     pub gates_failed: Vec<String>,
@@ -84,6 +87,21 @@ pub struct Manifest {
     /// `success`, `gates_failed` or `rule_errors`.
     pub status: &'static str,
     pub exit_code: i32,
+}
+
+/// `manifest.incremental`: the stages' reuse of the previous run (the comparison cache's
+/// is under `matching[].incremental`).
+#[derive(Debug, Clone, Serialize)]
+pub struct IncrementalReuse {
+    /// Run date reused from, if there was an earlier run.
+    pub previous_run: Option<String>,
+    /// Sources whose files and mapping were unchanged: staged rows reused.
+    pub sources_reused: Vec<String>,
+    /// Sources extracted again.
+    pub sources_extracted: Vec<String>,
+    /// Rule instances whose violations were reused / that ran.
+    pub rule_instances_reused: u64,
+    pub rule_instances_run: u64,
 }
 
 /// The run's date: `--as-of`, else `[run].as_of`, else today in the configured zone.
@@ -128,9 +146,23 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
     let mut run = out.begin_run(as_of, &run_id)?;
     tracing::info!(run_id = %run_id, as_of = %as_of, output = %root.display(), "run started");
     let mut stages = Vec::new();
+    let incremental = if opts.incremental {
+        let previous = crate::output::list_run_dates(&root)?
+            .into_iter()
+            .rev()
+            .find(|d| *d < as_of)
+            .map(|d| (root.join(crate::output::run_dir_name(d)), d.to_string()));
+        if previous.is_none() {
+            tracing::info!("incremental: no earlier run; this run trains and compares in full");
+        }
+        Some(crate::matching::Incremental { previous })
+    } else {
+        None
+    };
 
     let t = Instant::now();
-    let extracted: ExtractOutput = extract::extract(cfg, &mut run, as_of, progress)?;
+    let extracted: ExtractOutput =
+        extract::extract(cfg, &mut run, as_of, progress, incremental.as_ref())?;
     stages.push(StageTiming {
         stage: "extract",
         duration_ms: t.elapsed().as_millis() as u64,
@@ -160,28 +192,36 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
     }
 
     let t = Instant::now();
-    let rules = crate::rules::run(cfg, &mut run, &extracted, as_of, progress)?;
+    let rules = crate::rules::run(
+        cfg,
+        &mut run,
+        &extracted,
+        as_of,
+        progress,
+        incremental.as_ref(),
+    )?;
     stages.push(StageTiming {
         stage: "rules",
         duration_ms: t.elapsed().as_millis() as u64,
     });
     test_pause("rules");
+    let incremental_reuse = incremental.as_ref().map(|i| {
+        let unchanged = crate::rules::reuse::unchanged_sources(&extracted);
+        let (reused, extracted_again): (Vec<_>, Vec<_>) = extracted
+            .sources
+            .iter()
+            .partition(|s| unchanged.contains(&s.name));
+        IncrementalReuse {
+            previous_run: i.previous.as_ref().map(|p| p.1.clone()),
+            sources_reused: reused.iter().map(|s| s.name.clone()).collect(),
+            sources_extracted: extracted_again.iter().map(|s| s.name.clone()).collect(),
+            rule_instances_reused: rules.reused,
+            rule_instances_run: rules.results.len() as u64 - rules.reused,
+        }
+    });
 
     let t = Instant::now();
     let unknown = std::sync::Mutex::new(Vec::new());
-    let incremental = if opts.incremental {
-        let previous = crate::output::list_run_dates(&root)?
-            .into_iter()
-            .rev()
-            .find(|d| *d < as_of)
-            .map(|d| (root.join(crate::output::run_dir_name(d)), d.to_string()));
-        if previous.is_none() {
-            tracing::info!("incremental: no earlier run; this run trains and compares in full");
-        }
-        Some(crate::matching::Incremental { previous })
-    } else {
-        None
-    };
     let previous_model = incremental
         .as_ref()
         .and_then(|i| i.previous.as_ref())
@@ -299,6 +339,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
         accounting,
         stages,
         matching: matching_summary,
+        incremental: incremental_reuse,
         golden: golden.summary.clone(),
         gates_failed: gates_broken.clone(),
         outputs: Vec::new(),

@@ -1,7 +1,8 @@
 //! `recon run --incremental`: over a sequence of nightly input changes, the incremental
 //! run's outputs (crosswalk, golden records, findings, pairs, clusters, review queue, rule
 //! results, scorecard) are identical to a full run's with the same model, and the
-//! comparison cache is really used (or, when damaged, safely ignored).
+//! staged rows of unchanged sources, the violations of rules over them and the comparison
+//! cache are really reused (or, when damaged or missing, safely ignored).
 
 mod common;
 
@@ -138,6 +139,8 @@ fn incremental_runs_equal_full_runs_over_a_sequence_of_changes() {
     let inc = incremental(&m, "customer");
     assert_eq!(inc["cache_unused_reason"], "no previous run", "{inc}");
     assert_eq!(inc["pairs_reused"], 0);
+    assert_reuse(&m, &[], &ALL_SOURCES);
+    assert_eq!(m["incremental"]["rule_instances_reused"], 0);
     assert!(
         run_dir(&t.inc.join("out"), FIRST)
             .join("match_cache/customer.bin")
@@ -192,6 +195,23 @@ fn incremental_runs_equal_full_runs_over_a_sequence_of_changes() {
     let product = incremental(&m, "product");
     assert_eq!(product["records_new_or_changed"], 0, "{product}");
     assert_eq!(product["pairs_compared"], 0, "{product}");
+    // Invoice lines and inventory did not change: their staged rows and the rules over
+    // them alone are reused; the rules reading CRM or billing ran.
+    assert_reuse(
+        &m,
+        &["invoice_lines", "inventory_items"],
+        &["crm_accounts", "billing_customers"],
+    );
+    let rules_reused = m["incremental"]["rule_instances_reused"].as_u64().unwrap();
+    assert!(rules_reused > 0, "{}", m["incremental"]);
+    let reused_input = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["source"] == "invoice_lines")
+        .unwrap();
+    assert_eq!(reused_input["reused_from"], FIRST, "{reused_input}");
+    assert!(reused_input["sha256"].as_str().unwrap().len() == 64);
 
     // Night 3: the previous cache is damaged — it is ignored (with the reason) and the
     // outputs are still those of a full run; a billing name changes too.
@@ -200,6 +220,11 @@ fn incremental_runs_equal_full_runs_over_a_sequence_of_changes() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&cache, bytes).unwrap();
+    // … and a staged file of the previous run is gone: that source is extracted again.
+    std::fs::remove_file(
+        run_dir(&t.inc.join("out"), "2026-11-03").join("staged/inventory_items.parquet"),
+    )
+    .unwrap();
     t.edit("billing_customers.csv", |s| {
         s.replace(
             "cus_Acme000001,Acme Corp,",
@@ -217,12 +242,51 @@ fn incremental_runs_equal_full_runs_over_a_sequence_of_changes() {
     assert_eq!(inc["pairs_reused"], 0);
     let product = incremental(&m, "product");
     assert!(product["pairs_reused"].as_u64().unwrap() > 0, "{product}");
+    assert_reuse(
+        &m,
+        &["crm_accounts", "invoice_lines"],
+        &["billing_customers", "inventory_items"],
+    );
 
     // Night 4: nothing changed — every pair comes from the cache.
     let m = t.night("2026-11-05");
     let inc = incremental(&m, "customer");
     assert_eq!(inc["records_new_or_changed"], 0, "{inc}");
     assert_eq!(inc["pairs_compared"], 0, "{inc}");
+    assert_reuse(&m, &ALL_SOURCES, &[]);
+    // Only the rules that read the run date (staleness, timeliness) run again.
+    let (reused, ran) = (
+        m["incremental"]["rule_instances_reused"].as_u64().unwrap(),
+        m["incremental"]["rule_instances_run"].as_u64().unwrap(),
+    );
+    assert!(
+        reused > rules_reused && ran < reused,
+        "{}",
+        m["incremental"]
+    );
+}
+
+const ALL_SOURCES: [&str; 4] = [
+    "crm_accounts",
+    "billing_customers",
+    "invoice_lines",
+    "inventory_items",
+];
+
+/// The manifest's account of which sources' staged rows were reused.
+fn assert_reuse(m: &serde_json::Value, reused: &[&str], extracted: &[&str]) {
+    assert_eq!(
+        m["incremental"]["sources_reused"],
+        serde_json::json!(reused),
+        "{}",
+        m["incremental"]
+    );
+    assert_eq!(
+        m["incremental"]["sources_extracted"],
+        serde_json::json!(extracted),
+        "{}",
+        m["incremental"]
+    );
 }
 
 #[test]

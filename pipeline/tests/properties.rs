@@ -600,8 +600,13 @@ fn try_extract(config: &str, file_name: &str, bytes: &[u8]) -> recon::Result<Ext
     let out = recon::output::OutputDir::lock(&dir.path().join("out")).unwrap();
     let date = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
     let mut run = out.begin_run(date, "prop").unwrap();
-    let report =
-        recon::extract::extract(&cfg, &mut run, date, &recon::progress::Progress::hidden())?;
+    let report = recon::extract::extract(
+        &cfg,
+        &mut run,
+        date,
+        &recon::progress::Progress::hidden(),
+        None,
+    )?;
     let file = &report.sources[0].files[0];
     let staged = read(&run.path().join("staged/gen.parquet"));
     let q = read(&run.path().join("quarantine.parquet"));

@@ -15,6 +15,7 @@ pub mod input;
 pub mod ndjson;
 mod parquet_in;
 pub mod quarantine;
+pub mod reuse;
 pub mod rows;
 
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::csv::{Chunk, ScanOptions, Scanner, decode, decode_lossy, field_bytes, split_fields};
 use self::quarantine::{QuarantineRecord, Reason};
@@ -37,20 +38,24 @@ use crate::output::{ParquetSink, RunDir};
 use crate::progress::Progress;
 
 /// Accounting and identity of one input file, as recorded in the manifest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FileReport {
     /// Path relative to the config file's directory.
     pub path: String,
-    pub format: &'static str,
-    pub compression: &'static str,
+    pub format: String,
+    pub compression: String,
     pub bytes: u64,
     pub sha256: String,
     pub rows_read: u64,
     pub rows_accepted: u64,
     pub rows_quarantined: u64,
     /// Quarantined rows by reason code.
-    pub quarantined_by_reason: BTreeMap<&'static str, u64>,
+    pub quarantined_by_reason: BTreeMap<String, u64>,
     pub duration_ms: u64,
+    /// Run date whose staged rows were reused because the file and the source's
+    /// mapping were unchanged (`recon run --incremental`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 /// What extraction produced for one source.
@@ -87,12 +92,14 @@ pub fn staged_rel(source: &str) -> String {
 
 pub const QUARANTINE_FILE: &str = "quarantine.parquet";
 
-/// Runs the extract stage into `run`.
+/// Runs the extract stage into `run`. With `incremental`, the sources whose files and
+/// mapping are unchanged since the previous run reuse its staged rows (see [`reuse`]).
 pub fn extract(
     cfg: &Config,
     run: &mut RunDir,
     run_date: NaiveDate,
     progress: &Progress,
+    incremental: Option<&crate::matching::Incremental>,
 ) -> Result<ExtractOutput> {
     let run_date_days = crate::util::date_to_days(run_date);
     let tmp_q_dir = run
@@ -106,16 +113,76 @@ pub fn extract(
     for s in &cfg.sources {
         plans.push((s, cfg.source_files(s)?));
     }
+    let previous = incremental.and_then(|i| i.previous.as_ref()).and_then(
+        |(dir, date)| match reuse::read(dir) {
+            Ok(c) => Some((c, dir.as_path())),
+            Err(reason) => {
+                tracing::info!(previous_run = %date, reason = %reason, "incremental: extract cache not used; extracting every source");
+                None
+            }
+        },
+    );
     let bar = progress.counter("extract", "rows");
-    let results: Vec<Result<(SourceReport, PathBuf)>> = std::thread::scope(|scope| {
+    type Extracted = (SourceReport, PathBuf, Option<reuse::CachedSource>);
+    let results: Vec<Result<Extracted>> = std::thread::scope(|scope| {
         let handles: Vec<_> = plans
             .iter()
             .map(|(s, files)| {
                 let run_path = &run_path;
                 let tmp_q_dir = &tmp_q_dir;
                 let bar = &bar;
-                scope.spawn(move || {
-                    extract_source(cfg, s, files, run_path, tmp_q_dir, run_date_days, bar)
+                let previous = previous.as_ref();
+                scope.spawn(move || -> Result<Extracted> {
+                    if incremental.is_none() {
+                        let (rep, q) = extract_source(
+                            cfg,
+                            s,
+                            files,
+                            run_path,
+                            tmp_q_dir,
+                            run_date_days,
+                            bar,
+                        )?;
+                        return Ok((rep, q, None));
+                    }
+                    let started = Instant::now();
+                    let fingerprint = reuse::fingerprint(cfg, s);
+                    let ids = reuse::identify(cfg, files)?;
+                    if let Some((prev, dir)) = previous {
+                        match reuse::unchanged(prev, &s.name, &fingerprint, &ids) {
+                            Ok(cached) => match reuse_source(
+                                s,
+                                cached,
+                                (&prev.run_date, dir),
+                                run_path,
+                                tmp_q_dir,
+                                run_date_days,
+                                started,
+                            ) {
+                                Ok((rep, q)) => {
+                                    bar.inc(rep.rows_read);
+                                    return Ok((rep, q, Some(cached.clone())));
+                                }
+                                Err(e) => {
+                                    tracing::warn!(source = %s.name, previous_run = %prev.run_date, error = %e, "incremental: cannot reuse the previous staged rows; extracting");
+                                }
+                            },
+                            Err(reason) => {
+                                tracing::info!(source = %s.name, reason, "incremental: extracting the source");
+                            }
+                        }
+                    }
+                    let (rep, q) =
+                        extract_source(cfg, s, files, run_path, tmp_q_dir, run_date_days, bar)?;
+                    let cached = reuse::CachedSource {
+                        name: s.name.clone(),
+                        fingerprint,
+                        files: ids,
+                        reports: rep.files.clone(),
+                        rows_accepted: rep.rows_accepted,
+                        rows_quarantined: rep.rows_quarantined,
+                    };
+                    Ok((rep, q, Some(cached)))
                 })
             })
             .collect();
@@ -130,10 +197,16 @@ pub fn extract(
     bar.finish();
     let mut sources = Vec::new();
     let mut q_parts = Vec::new();
+    let mut cache = reuse::Cache {
+        version: reuse::VERSION,
+        run_date: run_date.to_string(),
+        sources: Vec::new(),
+    };
     for r in results {
-        let (rep, q) = r?;
+        let (rep, q, cached) = r?;
         sources.push(rep);
         q_parts.push(q);
+        cache.sources.extend(cached);
     }
     // Concatenate per-source quarantine parts in source order (deterministic).
     let mut sink = run.parquet_writer(QUARANTINE_FILE, quarantine::schema())?;
@@ -154,6 +227,9 @@ pub fn extract(
     run.record(QUARANTINE_FILE, Some(q_rows))?;
     for s in &sources {
         run.record(&s.staged, Some(s.rows_accepted))?;
+    }
+    if incremental.is_some() {
+        run.write_json(reuse::FILE, &cache)?;
     }
     Ok(ExtractOutput {
         sources,
@@ -178,6 +254,77 @@ struct Converted {
     batch: RecordBatch,
     quarantine: Vec<QuarantineRecord>,
     read: u64,
+}
+
+/// A source unchanged since the previous run: its staged file linked, its quarantined
+/// rows copied with this run's date, its file reports reused.
+fn reuse_source(
+    src: &SourceConfig,
+    cached: &reuse::CachedSource,
+    (previous_run, prev_dir): (&str, &Path),
+    run_path: &Path,
+    tmp_q_dir: &Path,
+    run_date: i32,
+    started: Instant,
+) -> Result<(SourceReport, PathBuf)> {
+    let staged = staged_rel(&cached.name);
+    let from = prev_dir.join(&staged);
+    let rows = crate::output::parquet_rows(&from)?;
+    if rows != cached.rows_accepted {
+        return Err(Error::Invariant(format!(
+            "{} holds {rows} rows, the cache says {}",
+            from.display(),
+            cached.rows_accepted
+        )));
+    }
+    let q = reuse::quarantine_rows(prev_dir, &cached.name, run_date)?;
+    let q_rows: u64 = q.iter().map(|b| b.num_rows() as u64).sum();
+    if q_rows != cached.rows_quarantined {
+        return Err(Error::Invariant(format!(
+            "the previous quarantine holds {q_rows} rows of the source, the cache says {}",
+            cached.rows_quarantined
+        )));
+    }
+    reuse::link_or_copy(&from, &run_path.join(&staged))?;
+    let q_path = tmp_q_dir.join(format!("{}.parquet", cached.name));
+    let mut q_sink = ParquetSink::create(&q_path, "quarantine part", quarantine::schema())?;
+    for b in &q {
+        q_sink.write(b)?;
+    }
+    q_sink.finish()?;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let files: Vec<FileReport> = cached
+        .reports
+        .iter()
+        .map(|r| FileReport {
+            duration_ms,
+            reused_from: Some(previous_run.to_string()),
+            ..r.clone()
+        })
+        .collect();
+    tracing::info!(
+        source = %cached.name,
+        previous_run,
+        files = files.len(),
+        rows_accepted = cached.rows_accepted,
+        rows_quarantined = cached.rows_quarantined,
+        duration_ms,
+        "incremental: source unchanged; staged rows reused"
+    );
+    let rows_read = files.iter().map(|r| r.rows_read).sum();
+    Ok((
+        SourceReport {
+            name: cached.name.clone(),
+            system: src.system.as_str(),
+            entity: src.entity.clone(),
+            files,
+            rows_read,
+            rows_accepted: cached.rows_accepted,
+            rows_quarantined: cached.rows_quarantined,
+            staged,
+        },
+        q_path,
+    ))
 }
 
 fn extract_source(
@@ -210,8 +357,8 @@ fn extract_source(
         let file: Arc<str> = shown.as_str().into();
         let mut report = FileReport {
             path: shown.clone(),
-            format: src.format.expect("validated").as_str(),
-            compression: "none",
+            format: src.format.expect("validated").as_str().to_string(),
+            compression: "none".to_string(),
             bytes: 0,
             sha256: String::new(),
             rows_read: 0,
@@ -219,6 +366,7 @@ fn extract_source(
             rows_quarantined: 0,
             quarantined_by_reason: BTreeMap::new(),
             duration_ms: 0,
+            reused_from: None,
         };
         let accepted_before = sink_rows(&sink);
         let quarantined_before = sink_rows(&q_sink);
@@ -229,7 +377,7 @@ fn extract_source(
             for q in &c.quarantine {
                 *report
                     .quarantined_by_reason
-                    .entry(q.reason.as_str())
+                    .entry(q.reason.as_str().to_string())
                     .or_default() += 1;
             }
             bar.inc(c.read);
@@ -249,7 +397,7 @@ fn extract_source(
         match src.format.expect("validated") {
             Format::Csv | Format::Ndjson => {
                 let opened = input::open_text(path, src.text_encoding())?;
-                report.compression = opened.compression.as_str();
+                report.compression = opened.compression.as_str().to_string();
                 read_text_input(
                     src,
                     &plan,

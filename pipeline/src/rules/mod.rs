@@ -13,6 +13,7 @@
 //! file, line and DataFusion's message; the other rules are unaffected.
 
 pub mod file;
+pub mod reuse;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -93,6 +94,8 @@ pub struct RuleResult {
 pub struct RulesOutput {
     pub results: Vec<RuleResult>,
     pub violations: u64,
+    /// Instances whose violations were reused from the previous run (incremental).
+    pub reused: u64,
 }
 
 impl RulesOutput {
@@ -598,12 +601,16 @@ pub async fn register_tables(
 
 /// Runs every rule over the staged sources in `run` and writes `violations.parquet` and
 /// `rule_results.parquet`.
+///
+/// With `incremental`, instances whose SQL and tables are unchanged since the previous
+/// run reuse its violation rows (see [`reuse`]).
 pub fn run(
     cfg: &Config,
     run: &mut RunDir,
     extracted: &ExtractOutput,
     as_of: NaiveDate,
     progress: &crate::progress::Progress,
+    incremental: Option<&crate::matching::Incremental>,
 ) -> Result<RulesOutput> {
     let loaded = load_rules(cfg)?;
     let (instances, mut broken) = instantiate(cfg, loaded, as_of)?;
@@ -619,9 +626,52 @@ pub fn run(
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
     let run_path = run.path().to_path_buf();
     let counter = progress.counter("rules", "rules");
+    // Tables each instance reads (incremental runs), by (rule, source, reference).
+    let mut reused_count = 0;
+    type Key = (String, String, Option<String>);
+    let mut tables: std::collections::HashMap<Key, (String, Vec<String>)> = Default::default();
     let outputs: Vec<InstanceOutput> = rt.block_on(async {
         let ctx = crate::sql::context(cfg.run.memory_limit_mb, Some(&spill))?;
         register_tables(&ctx, cfg, &run_path, extracted, as_of).await?;
+        let fingerprint = reuse::fingerprint(cfg);
+        let previous = incremental
+            .and_then(|i| i.previous.as_ref())
+            .and_then(|(dir, date)| match reuse::Previous::read(dir, &fingerprint) {
+                Ok(p) => Some(p),
+                Err(reason) => {
+                    tracing::info!(previous_run = %date, reason = %reason, "incremental: rules cache not used; running every rule");
+                    None
+                }
+            });
+        let unchanged = reuse::unchanged_sources(extracted);
+        let mut reused = Vec::new();
+        let mut to_run = Vec::new();
+        for inst in instances {
+            if let (true, Ok(sql)) = (incremental.is_some(), &inst.sql) {
+                let key = (inst.rule.id.clone(), inst.source.clone(), inst.reference.clone());
+                if let Some(t) = reuse::source_tables(&ctx, cfg, sql) {
+                    tables.insert(key, (reuse::sql_hash(sql), t));
+                }
+                let hit = previous.as_ref().and_then(|p| {
+                    p.find(&inst.rule.id, &inst.source, inst.reference.as_deref(), sql, &unchanged)
+                        .and_then(|c| p.rows(c))
+                });
+                if let Some(rows) = hit {
+                    let population = extracted
+                        .source(&inst.source)
+                        .map(|s| s.rows_accepted)
+                        .unwrap_or(0);
+                    reused.push(with_rows(base_result(&inst, population), &inst.rule, rows, 0));
+                    counter.inc(1);
+                    continue;
+                }
+            }
+            to_run.push(inst);
+        }
+        if incremental.is_some() {
+            tracing::info!(reused = reused.len(), running = to_run.len(), "incremental: rule instances over unchanged sources reuse the previous violations");
+        }
+        let instances = to_run;
         let ctx = Arc::new(ctx);
         let parallel = rayon::current_num_threads().max(1);
         let run_all = |instances: Vec<Instance>, parallel: usize| {
@@ -665,6 +715,8 @@ pub fn run(
             );
             outs.extend(run_all(again, 1).await.into_iter().map(|(o, _)| o));
         }
+        reused_count = reused.len() as u64;
+        outs.extend(reused);
         Ok::<_, Error>(outs)
     })?;
     counter.finish();
@@ -681,7 +733,30 @@ pub fn run(
     });
     let run_date = crate::util::date_to_days(as_of);
     let mut sink = run.parquet_writer(VIOLATIONS_FILE, violations_schema())?;
+    let mut cache = reuse::Cache {
+        version: reuse::VERSION,
+        fingerprint: reuse::fingerprint(cfg),
+        instances: Vec::new(),
+    };
+    let mut offset = 0u64;
     for o in &outputs {
+        let r = &o.result;
+        let n = o.rows.as_ref().map_or(0, |b| b.num_rows() as u64);
+        if r.status != Status::Error
+            && let Some((sql, t)) =
+                tables.get(&(r.rule_id.clone(), r.source.clone(), r.reference.clone()))
+        {
+            cache.instances.push(reuse::CachedInstance {
+                rule_id: r.rule_id.clone(),
+                source: r.source.clone(),
+                reference: r.reference.clone(),
+                sql_xxh3_128: sql.clone(),
+                tables: t.clone(),
+                offset,
+                rows: n,
+            });
+        }
+        offset += n;
         if let Some(rows) = &o.rows
             && rows.num_rows() > 0
         {
@@ -706,6 +781,9 @@ pub fn run(
     }
     let violations = sink.finish()?;
     run.record(VIOLATIONS_FILE, Some(violations))?;
+    if incremental.is_some() {
+        run.write_json(reuse::FILE, &cache)?;
+    }
 
     let mut results: Vec<RuleResult> = outputs.into_iter().map(|o| o.result).collect();
     results.append(&mut broken);
@@ -747,6 +825,7 @@ pub fn run(
     Ok(RulesOutput {
         results,
         violations,
+        reused: reused_count,
     })
 }
 
@@ -824,15 +903,10 @@ pub fn status_for(
     }
 }
 
-async fn run_instance(
-    ctx: &SessionContext,
-    cfg: &Config,
-    inst: Instance,
-    population: u64,
-) -> InstanceOutput {
-    let started = Instant::now();
-    let rule = inst.rule.clone();
-    let base = RuleResult {
+/// An instance's result before it has run.
+fn base_result(inst: &Instance, population: u64) -> RuleResult {
+    let rule = &inst.rule;
+    RuleResult {
         rule_id: rule.id.clone(),
         description: rule.description.clone(),
         dimension: rule.dimension.as_str().into(),
@@ -849,7 +923,18 @@ async fn run_instance(
         duration_ms: 0,
         error: None,
         rule_file: inst.display.clone(),
-    };
+    }
+}
+
+async fn run_instance(
+    ctx: &SessionContext,
+    cfg: &Config,
+    inst: Instance,
+    population: u64,
+) -> InstanceOutput {
+    let started = Instant::now();
+    let rule = inst.rule.clone();
+    let base = base_result(&inst, population);
     let timeout = Duration::from_secs(cfg.rules.timeout_secs.max(1));
     let outcome = match tokio::time::timeout(timeout, execute(ctx, cfg, &inst)).await {
         Ok(r) => r,
@@ -876,39 +961,43 @@ async fn run_instance(
                 out_of_memory,
             }
         }
-        Ok(rows) => {
-            let keys = rows.column(1).as_string::<i32>();
-            let mut distinct = HashSet::new();
-            for i in 0..keys.len() {
-                if !keys.is_null(i) {
-                    distinct.insert(keys.value(i));
-                }
-            }
-            let failed = (distinct.len() as u64).min(population.max(distinct.len() as u64));
-            let pass_rate = if population == 0 {
-                1.0
-            } else {
-                (1.0 - failed as f64 / population as f64).max(0.0)
-            };
-            let status = status_for(
-                rule.severity,
-                failed,
-                pass_rate,
-                rule.warn_below,
-                rule.fail_below,
-            );
-            InstanceOutput {
-                result: RuleResult {
-                    failed,
-                    pass_rate,
-                    status,
-                    duration_ms,
-                    ..base
-                },
-                rows: Some(rows),
-                out_of_memory: false,
-            }
+        Ok(rows) => with_rows(base, &rule, rows, duration_ms),
+    }
+}
+
+/// The result of an instance that ran (or was reused) and returned `rows`.
+fn with_rows(base: RuleResult, rule: &Rule, rows: RecordBatch, duration_ms: u64) -> InstanceOutput {
+    let population = base.population;
+    let keys = rows.column(1).as_string::<i32>();
+    let mut distinct = HashSet::new();
+    for i in 0..keys.len() {
+        if !keys.is_null(i) {
+            distinct.insert(keys.value(i));
         }
+    }
+    let failed = (distinct.len() as u64).min(population.max(distinct.len() as u64));
+    let pass_rate = if population == 0 {
+        1.0
+    } else {
+        (1.0 - failed as f64 / population as f64).max(0.0)
+    };
+    let status = status_for(
+        rule.severity,
+        failed,
+        pass_rate,
+        rule.warn_below,
+        rule.fail_below,
+    );
+    InstanceOutput {
+        result: RuleResult {
+            failed,
+            pass_rate,
+            status,
+            duration_ms,
+            ..base
+        },
+        rows: Some(rows),
+        out_of_memory: false,
     }
 }
 
