@@ -96,12 +96,14 @@ pub fn assign(
     registry: Vec<RegistryEntry>,
     run_date: NaiveDate,
 ) -> Assignment {
+    let mut phase = crate::util::Phases::new("golden", entity);
     let entity_name: std::sync::Arc<str> = entity.into();
     let mut reg: FastMap<String, RegistryEntry> = registry
         .into_iter()
         .filter(|r| &*r.entity == entity)
         .map(|r| (r.golden_id.clone(), r))
         .collect();
+    phase.lap("ids_registry");
     // Parts of each previous id: (cluster, count of its records) — few per id.
     let mut parts: FastMap<&str, Vec<(usize, usize)>> = FastMap::default();
     for (c, members) in clusters.iter().enumerate() {
@@ -128,6 +130,7 @@ pub fn assign(
             .expect("non-empty");
         claims[best].push(g);
     }
+    phase.lap("ids_claims");
     let issued = |g: &str, reg: &FastMap<String, RegistryEntry>| {
         reg.get(g).map(|r| r.issued_on).unwrap_or(run_date)
     };
@@ -143,6 +146,7 @@ pub fn assign(
                 .then(|| mint(entity, prefix, &members[0], |id| reg.contains_key(id)))
         })
         .collect();
+    phase.lap("ids_mint");
     // The ids minted in this run, by their 48-bit value (an id is the entity's prefix
     // and that value), and their registry entries.
     let mut minted: FastSet<u64> = FastSet::default();
@@ -214,6 +218,7 @@ pub fn assign(
         ids.push(survivor);
     }
     drop(minted);
+    phase.lap("ids_assign");
     // Retired: active before, no record left. Their previous records in one pass over
     // the previous crosswalk (not one pass per retired id).
     let mut retired: FastMap<String, Vec<String>> = reg
@@ -245,6 +250,7 @@ pub fn assign(
             });
         }
     }
+    phase.lap("ids_retired");
     // Keys are unique (one change per id and type, one entry per id): unstable is exact.
     changes.par_sort_unstable_by(|a, b| {
         (a.change_type, &a.golden_id).cmp(&(b.change_type, &b.golden_id))

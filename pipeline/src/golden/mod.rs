@@ -515,6 +515,7 @@ pub fn run(
                 }
             }
         }
+        phase.lap("ids_previous_index");
         let prefix = g
             .map(|g| g.prefix().to_string())
             .unwrap_or_else(|| e.name.clone());
