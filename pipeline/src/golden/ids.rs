@@ -104,32 +104,44 @@ pub fn assign(
         .map(|r| (r.golden_id.clone(), r))
         .collect();
     phase.lap("ids_registry");
-    // Parts of each previous id: (cluster, count of its records) — few per id.
-    let mut parts: FastMap<&str, Vec<(usize, usize)>> = FastMap::default();
-    for (c, members) in clusters.iter().enumerate() {
-        for m in members {
-            if let Some(&g) = previous.get(m) {
-                let p = parts.entry(g).or_default();
-                match p.iter_mut().find(|(pc, _)| *pc == c) {
-                    Some((_, n)) => *n += 1,
-                    None => p.push((c, 1)),
+    // Parts of each previous id: (id, cluster, count of the cluster's records that had
+    // it), found cluster by cluster on both cores, then grouped by id by a sort (no map
+    // of a million ids built on one core).
+    let mut parts: Vec<(&str, u32, u32)> = clusters
+        .par_iter()
+        .enumerate()
+        .with_min_len(1024)
+        .flat_map_iter(|(c, members)| {
+            let mut local: Vec<(&str, u32)> = Vec::new();
+            for m in members {
+                if let Some(&g) = previous.get(m) {
+                    match local.iter_mut().find(|(x, _)| *x == g) {
+                        Some((_, n)) => *n += 1,
+                        None => local.push((g, 1)),
+                    }
                 }
             }
-        }
-    }
+            local.into_iter().map(move |(g, n)| (g, c as u32, n))
+        })
+        .collect();
+    parts.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let mut claims: Vec<Vec<&str>> = vec![Vec::new(); clusters.len()];
-    for (g, p) in &parts {
+    // Previous ids that still have records, sorted (for the retired ones below).
+    let mut kept: Vec<&str> = Vec::new();
+    for group in parts.chunk_by(|x, y| x.0 == y.0) {
         // Largest part; ties go to the cluster whose smallest record sorts first (a
-        // total order: the order of `parts` does not matter).
-        let &(best, _) = p
+        // total order: the order of the parts does not matter).
+        let &(g, best, _) = group
             .iter()
-            .max_by(|(ca, na), (cb, nb)| {
+            .max_by(|(_, ca, na), (_, cb, nb)| {
                 na.cmp(nb)
-                    .then_with(|| clusters[*cb][0].cmp(&clusters[*ca][0]))
+                    .then_with(|| clusters[*cb as usize][0].cmp(&clusters[*ca as usize][0]))
             })
             .expect("non-empty");
-        claims[best].push(g);
+        claims[best as usize].push(g);
+        kept.push(g);
     }
+    drop(parts);
     phase.lap("ids_claims");
     let issued = |g: &str, reg: &FastMap<String, RegistryEntry>| {
         reg.get(g).map(|r| r.issued_on).unwrap_or(run_date)
@@ -226,7 +238,7 @@ pub fn assign(
         .filter(|r| {
             r.status == "active"
                 && r.last_seen < run_date
-                && !parts.contains_key(r.golden_id.as_str())
+                && kept.binary_search(&r.golden_id.as_str()).is_err()
         })
         .map(|r| (r.golden_id.clone(), Vec::new()))
         .collect();

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -179,53 +179,48 @@ impl<W: Write> Checked<W> {
 }
 
 /// Reads a cache written with `fingerprint`; `Err(reason)` when it cannot be used.
+/// The file is read whole, checked, and its arrays decoded on both cores.
 pub fn read(path: &Path, fingerprint: u64) -> std::result::Result<PairCache, String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let len = f.metadata().map_err(|e| e.to_string())?.len();
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    let mut hash = Xxh3::new();
-    let mut take =
-        |n: usize, r: &mut BufReader<std::fs::File>| -> std::result::Result<Vec<u8>, String> {
-            let mut b = vec![0u8; n];
-            r.read_exact(&mut b)
-                .map_err(|_| "truncated file".to_string())?;
-            hash.update(&b);
-            Ok(b)
-        };
-    let head = take(8 + 4 + 8 + 8, &mut r)?;
-    if &head[..8] != MAGIC {
+    const HEAD: usize = 8 + 4 + 8 + 8;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot open: {e}"))?;
+    if bytes.len() < HEAD + 8 + 8 {
+        return Err("truncated file".into());
+    }
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8"));
+    if &bytes[..8] != MAGIC {
         return Err("not a recon match cache".into());
     }
-    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8"));
-    let version = u32::from_le_bytes(head[8..12].try_into().expect("4"));
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
     if version != VERSION {
         return Err(format!(
             "cache format {version}, this recon writes {VERSION}"
         ));
     }
-    if u64_at(&head, 12) != fingerprint {
+    if u64_at(12) != fingerprint {
         return Err("comparison settings or recon version changed".into());
     }
-    let n = u64_at(&head, 20) as usize;
-    // Sizes must fit the file before anything is allocated.
-    if (n as u64).saturating_mul(8) > len {
-        return Err("record count larger than the file".into());
-    }
-    let hashes = from_le(&take(n * 8, &mut r)?, u64::from_le_bytes);
-    let p = u64_at(&take(8, &mut r)?, 0) as usize;
-    if (p as u64).saturating_mul(16) > len {
-        return Err("pair count larger than the file".into());
-    }
-    let a = from_le(&take(p * 4, &mut r)?, u32::from_le_bytes);
-    let b = from_le(&take(p * 4, &mut r)?, u32::from_le_bytes);
-    let gamma = from_le(&take(p * 8, &mut r)?, u64::from_le_bytes);
-    let mut sum = [0u8; 8];
-    r.read_exact(&mut sum)
-        .map_err(|_| "truncated file".to_string())?;
-    if u64::from_le_bytes(sum) != hash.digest() {
+    let (body, sum) = bytes.split_at(bytes.len() - 8);
+    if u64::from_le_bytes(sum.try_into().expect("8")) != xxh3_64(body) {
         return Err("checksum mismatch (damaged file)".into());
     }
-    if a.iter().chain(&b).any(|&i| i as usize >= n) {
+    // Sizes must fit the file before anything is allocated.
+    let n = u64_at(20) as usize;
+    let hashes_end = (n as u64)
+        .checked_mul(8)
+        .and_then(|b| b.checked_add(HEAD as u64))
+        .filter(|&e| e + 8 <= body.len() as u64)
+        .ok_or("record count larger than the file")? as usize;
+    let p = u64_at(hashes_end) as usize;
+    let pairs_at = hashes_end + 8;
+    if (p as u64).checked_mul(16) != Some((body.len() - pairs_at) as u64) {
+        return Err("pair count does not match the file size".into());
+    }
+    let (a_end, b_end) = (pairs_at + p * 4, pairs_at + p * 8);
+    let hashes = from_le(&body[HEAD..hashes_end], u64::from_le_bytes);
+    let a = from_le(&body[pairs_at..a_end], u32::from_le_bytes);
+    let b = from_le(&body[a_end..b_end], u32::from_le_bytes);
+    let gamma = from_le(&body[b_end..], u64::from_le_bytes);
+    if a.par_iter().chain(b.par_iter()).any(|&i| i as usize >= n) {
         return Err("pair refers to a record outside the cache".into());
     }
     Ok(PairCache {
@@ -236,9 +231,10 @@ pub fn read(path: &Path, fingerprint: u64) -> std::result::Result<PairCache, Str
     })
 }
 
-/// Little-endian numbers back from bytes.
-fn from_le<T, const N: usize>(b: &[u8], num: fn([u8; N]) -> T) -> Vec<T> {
-    b.chunks_exact(N)
+/// Little-endian numbers back from bytes, on both cores.
+fn from_le<T: Send, const N: usize>(b: &[u8], num: fn([u8; N]) -> T) -> Vec<T> {
+    b.par_chunks_exact(N)
+        .with_min_len(1 << 16)
         .map(|c| num(c.try_into().expect("N bytes")))
         .collect()
 }
