@@ -9,11 +9,12 @@ on the same files, it runs the peers a user would otherwise pick: the equivalent
 data-quality checks in DuckDB over the staged Parquet files, and Splink 5 (DuckDB) for
 the matching of the customers (benches/splink/bench_matching.py, at the --splink-sizes),
 and prints the ratios. With --incremental it also changes 1% of the CRM records and
-times `recon run --incremental` against a full run of the changed data.
+times `recon run --incremental` against a full run of the changed data (each
+--incremental-repeats times; medians).
 
 Usage: benches/scale/run.sh [--sizes 100000 1000000 10000000] [--seed 1]
            [--splink-sizes 100000 1000000] [--splink-timeout 1200]
-           [--incremental [--incremental-sizes 100000 1000000]]
+           [--incremental [--incremental-sizes 100000 1000000] [--incremental-repeats 3]]
 """
 import argparse
 import datetime
@@ -181,7 +182,7 @@ def splink(n, timeout):
     return res
 
 
-def one_size(n, seed, incremental, with_splink, splink_timeout):
+def one_size(n, seed, incremental, with_splink, splink_timeout, incremental_repeats=3):
     print(f"\n== {n} customers", flush=True)
     d = generate(n, seed)
     out = d / "out"
@@ -224,7 +225,7 @@ def one_size(n, seed, incremental, with_splink, splink_timeout):
     except ImportError:
         print("  duckdb not installed: skipping the peer", flush=True)
     if incremental:
-        res["incremental"] = incremental_run(d, out)
+        res["incremental"] = incremental_run(d, out, incremental_repeats)
     if with_splink:
         # After recon's own runs: bench_matching.py writes its outputs elsewhere.
         res["splink"] = splink(n, splink_timeout)
@@ -236,7 +237,7 @@ def out_rows(m):
     return {o["path"]: o.get("rows") for o in m["outputs"] if o["path"].endswith(".parquet")}
 
 
-def incremental_run(d, out):
+def incremental_run(d, out, repeats):
     """Changes 1% of CRM rows (emails), then times a full and an incremental run."""
     src = d / "crm_accounts.csv"
     changed = d / "crm_changed"
@@ -259,24 +260,38 @@ def incremental_run(d, out):
     # Night 1 on the original data with --incremental: trains and writes the comparison cache.
     day1_wall, _, _ = timed([RECON, "-q", "run", "--incremental", "--config", d / "recon.toml", "--output", out2, "--as-of", AS_OF])
     model = out2 / f"run_date={AS_OF}" / "model.json"
-    # Night 2 in full with the same model (what --incremental must equal), then incrementally.
-    full_wall, full_rss, _ = timed([RECON, "-q", "run", "--config", changed / "recon.toml", "--output", out2, "--as-of", day2, "--model", model])
-    full_m = json.loads((out2 / f"run_date={day2}" / "manifest.json").read_text())
-    shutil.rmtree(out2 / f"run_date={day2}")
-    inc_wall, inc_rss, _ = timed([RECON, "-q", "run", "--incremental", "--config", changed / "recon.toml", "--output", out2, "--as-of", day2])
-    inc_m = json.loads((out2 / f"run_date={day2}" / "manifest.json").read_text())
+    # Night 2 in full with the same model (what --incremental must equal), then
+    # incrementally; the pair is repeated (this VM's timings vary by up to a quarter from
+    # run to run) and the medians are reported.
+    fulls, incs = [], []
+    for r in range(repeats):
+        full_wall, full_rss, _ = timed([RECON, "-q", "run", "--config", changed / "recon.toml", "--output", out2, "--as-of", day2, "--model", model])
+        full_m = json.loads((out2 / f"run_date={day2}" / "manifest.json").read_text())
+        shutil.rmtree(out2 / f"run_date={day2}")
+        fulls.append((full_wall, full_rss, full_m))
+        inc_wall, inc_rss, _ = timed([RECON, "-q", "run", "--incremental", "--config", changed / "recon.toml", "--output", out2, "--as-of", day2])
+        inc_m = json.loads((out2 / f"run_date={day2}" / "manifest.json").read_text())
+        if r + 1 < repeats:
+            shutil.rmtree(out2 / f"run_date={day2}")
+        incs.append((inc_wall, inc_rss, inc_m))
+        print(f"  night 2, repeat {r + 1}: full {full_wall:.1f} s, incremental {inc_wall:.1f} s", flush=True)
+    median = lambda runs: sorted(runs, key=lambda x: x[0])[len(runs) // 2]
+    full_wall, full_rss, full_m = median(fulls)
+    inc_wall, inc_rss, inc_m = median(incs)
     stages = lambda m: {s["stage"]: s["duration_ms"] / 1000 for s in m["stages"]}
-    print(f"  incremental (1% = {n} CRM records changed): {inc_wall:.1f} s vs full {full_wall:.1f} s "
+    print(f"  incremental (1% = {n} CRM records changed): median {inc_wall:.1f} s vs full {full_wall:.1f} s "
           f"(night 1 with cache writing {day1_wall:.1f} s)", flush=True)
-    return {"changed_records": n, "night1_incremental_s": round(day1_wall, 2),
+    return {"changed_records": n, "night1_incremental_s": round(day1_wall, 2), "repeats": repeats,
             "full_s": round(full_wall, 2), "incremental_s": round(inc_wall, 2),
+            "full_s_all": [round(x[0], 2) for x in fulls], "incremental_s_all": [round(x[0], 2) for x in incs],
             "ratio": round(inc_wall / full_wall, 3), "incremental_peak_rss_mb": round(inc_rss),
             "full_peak_rss_mb": round(full_rss),
             "full_stages_s": stages(full_m), "incremental_stages_s": stages(inc_m),
             "cache": {e["entity"]: e.get("incremental") for e in inc_m["matching"]},
             "reuse": inc_m.get("incremental"),
-            "same_output_rows": out_rows(full_m) == out_rows(inc_m),
-            "same_clusters": [e["clusters"] for e in full_m["matching"]] == [e["clusters"] for e in inc_m["matching"]]}
+            "same_output_rows": all(out_rows(f[2]) == out_rows(i[2]) for f, i in zip(fulls, incs)),
+            "same_clusters": all([e["clusters"] for e in f[2]["matching"]] == [e["clusters"] for e in i[2]["matching"]]
+                                 for f, i in zip(fulls, incs))}
 
 
 def main():
@@ -289,6 +304,8 @@ def main():
     ap.add_argument("--incremental-sizes", type=int, nargs="*", default=None,
                     help="sizes of the incremental measurement (default: the sizes up to 1,000,000; "
                          "it runs recon three more times)")
+    ap.add_argument("--incremental-repeats", type=int, default=3,
+                    help="times the second night is run in full and incrementally (medians reported)")
     ap.add_argument("--splink-sizes", type=int, nargs="*", default=None,
                     help="sizes at which Splink matches the same customers (default: the sizes up to "
                          "1,000,000; at 10M its Python preparation alone takes half an hour)")
@@ -309,7 +326,8 @@ def main():
         "recon": subprocess.run([RECON, "--version"], capture_output=True, text=True).stdout.strip(),
     }
     print(f"machine: {machine}")
-    results = [one_size(n, args.seed, n in incremental_sizes, n in splink_sizes, args.splink_timeout)
+    results = [one_size(n, args.seed, n in incremental_sizes, n in splink_sizes, args.splink_timeout,
+                        args.incremental_repeats)
                for n in args.sizes]
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"scale-{machine['date']}-{'-'.join(str(n) for n in args.sizes)}.json"
@@ -338,7 +356,7 @@ def main():
                           if a["stages_s"].get(k) and b["stages_s"].get(k)))
     inc = [r for r in results if r.get("incremental")]
     if inc:
-        print("\n| customers | records new/changed | sources reused | rule instances reused | full night 2 s | incremental s | ratio | extract | rules | match | golden | score | same output rows |")
+        print("\n| customers | records new/changed | sources reused | rule instances reused | full night 2 s, median (all) | incremental s, median (all) | ratio of medians | extract | rules | match | golden | score | same output rows |")
         print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for r in inc:
             i = r["incremental"]
@@ -347,7 +365,8 @@ def main():
             changed = sum((c or {}).get("records_new_or_changed", 0) for c in i["cache"].values())
             print(f"| {r['customers']:,} | {changed:,} | {', '.join(reuse.get('sources_reused', []))} | "
                   f"{reuse.get('rule_instances_reused')} of {(reuse.get('rule_instances_reused') or 0) + (reuse.get('rule_instances_run') or 0)} | "
-                  f"{i['full_s']} | {i['incremental_s']} | {i['ratio']} | "
+                  f"{i['full_s']} ({', '.join(map(str, i.get('full_s_all', [])))}) | "
+                  f"{i['incremental_s']} ({', '.join(map(str, i.get('incremental_s_all', [])))}) | {i['ratio']} | "
                   + " | ".join(f"{g.get(k)} ({f.get(k)})" for k in ("extract", "rules", "match", "golden", "score"))
                   + f" | {i['same_output_rows']} |")
     sp = [r for r in results if r.get("splink")]
