@@ -137,10 +137,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
 
-    /// Nightly mode: reuse the previous run's model (unless --model is given) and its
+    /// Nightly mode: reuse the previous run's staged rows of unchanged sources, the
+    /// violations of rules over them, its model (unless --model is given) and its
     /// comparison cache, comparing only pairs that touch a new or changed record. Gives
-    /// the same outputs as a full run with that model. Writes the cache for the next night;
-    /// with no earlier run it trains and compares in full. Retrain now and then with a
+    /// the same outputs as a full run with that model. Writes the caches for the next
+    /// night; with no earlier run it does everything in full. Retrain now and then with a
     /// run without this flag.
     #[arg(long)]
     pub incremental: bool,
