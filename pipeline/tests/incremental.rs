@@ -75,6 +75,13 @@ impl Twins {
         }
     }
 
+    /// Writes a new file in both copies.
+    fn add(&self, file: &str, text: &str) {
+        for d in [&self.inc, &self.full] {
+            std::fs::write(d.join(file), text).unwrap();
+        }
+    }
+
     fn night(&self, date: &str) -> serde_json::Value {
         let o = recon()
             .args(["run", "--incremental", "--config"])
@@ -231,6 +238,15 @@ fn incremental_runs_equal_full_runs_over_a_sequence_of_changes() {
             "cus_Acme000001,Acme Corporation,",
         )
     });
+    // A user rule over the (unchanged) invoice lines arrives: it runs.
+    t.add(
+        "rules/bulk_lines.sql",
+        "-- id: bulk_lines\n-- description: Lines of 19 units or more (a test rule)\n\
+         -- dimension: validity\n-- severity: warn\n-- source: invoice_lines\n\
+         SELECT 'invoice_lines' AS source, _record_key AS record_key,\n\
+         'quantity ' || CAST(quantity AS VARCHAR) || ' over one' AS detail\n\
+         FROM invoice_lines WHERE quantity >= 19\n",
+    );
     let m = t.night("2026-11-04");
     let inc = incremental(&m, "customer");
     assert!(
@@ -248,7 +264,14 @@ fn incremental_runs_equal_full_runs_over_a_sequence_of_changes() {
         &["billing_customers", "inventory_items"],
     );
 
-    // Night 4: nothing changed — every pair comes from the cache.
+    // Night 4: no input changed — every pair comes from the cache — but the new rule's
+    // SQL is edited: its previous violations must not be reused (their detail would be
+    // stale and differ from the full run's).
+    t.edit("rules/bulk_lines.sql", |s| {
+        let edited = s.replace("' over one'", "' above one'");
+        assert_ne!(edited, s);
+        edited
+    });
     let m = t.night("2026-11-05");
     let inc = incremental(&m, "customer");
     assert_eq!(inc["records_new_or_changed"], 0, "{inc}");
@@ -263,6 +286,15 @@ fn incremental_runs_equal_full_runs_over_a_sequence_of_changes() {
         reused > rules_reused && ran < reused,
         "{}",
         m["incremental"]
+    );
+    let bulk = rows(&run_dir(&t.inc.join("out"), "2026-11-05").join("violations.parquet"))
+        .into_iter()
+        .filter(|r| r["rule_id"] == "bulk_lines")
+        .collect::<Vec<_>>();
+    assert!(
+        !bulk.is_empty() && bulk.iter().all(|r| r["detail"].ends_with("above one")),
+        "the edited rule ran: {:?}",
+        bulk.first()
     );
 }
 
