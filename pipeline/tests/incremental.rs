@@ -322,7 +322,7 @@ fn assert_reuse(m: &serde_json::Value, reused: &[&str], extracted: &[&str]) {
 }
 
 #[test]
-fn a_cache_from_other_comparison_settings_is_not_used() {
+fn caches_from_other_settings_or_mappings_are_not_used() {
     let dir = tmp();
     let text = demo_config_text().replace("../../out/demo", "out");
     let cfg = config_in(dir.path(), &text);
@@ -340,8 +340,28 @@ fn a_cache_from_other_comparison_settings_is_not_used() {
     // A comparison threshold changes: cached vectors would be wrong for it.
     let changed = text.replacen("thresholds = [1, 2, 4]", "thresholds = [1, 2, 3]", 1);
     assert_ne!(changed, text, "the demo config has these thresholds");
-    std::fs::write(&cfg, changed).unwrap();
+    // The invoice lines' mapping changes too (their file does not): their staged rows
+    // would be wrong, so that source is extracted again; the others are reused.
+    let with_mapping = changed.replacen(
+        r#"description = { from = "description" }"#,
+        r#"description = { from = "invoice" }"#,
+        1,
+    );
+    assert_ne!(with_mapping, changed, "the demo maps the description");
+    std::fs::write(&cfg, with_mapping).unwrap();
     let m = run_inc("2026-11-03");
+    assert_reuse(
+        &m,
+        &["crm_accounts", "billing_customers", "inventory_items"],
+        &["invoice_lines"],
+    );
+    let staged =
+        rows(&run_dir(&dir.path().join("out"), "2026-11-03").join("staged/invoice_lines.parquet"));
+    assert!(
+        !staged.is_empty() && staged.iter().all(|r| r["description"].starts_with("in_")),
+        "the new mapping is applied: {:?}",
+        staged.first().map(|r| &r["description"])
+    );
     let reasons: Vec<String> = ["customer", "product"]
         .iter()
         .map(|e| {
