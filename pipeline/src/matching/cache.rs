@@ -340,6 +340,21 @@ impl Reuse {
             }
         }
         rows.par_iter_mut().with_min_len(1024).for_each(|(p, g)| {
+            if p.len() <= 32 {
+                // Most records have a handful of partners: insertion sort in place.
+                for k in 1..p.len() {
+                    let (y, v) = (p[k], g[k]);
+                    let mut j = k;
+                    while j > 0 && p[j - 1] > y {
+                        p[j] = p[j - 1];
+                        g[j] = g[j - 1];
+                        j -= 1;
+                    }
+                    p[j] = y;
+                    g[j] = v;
+                }
+                return;
+            }
             let mut both: Vec<(u32, u64)> = p.iter().copied().zip(g.iter().copied()).collect();
             both.sort_unstable_by_key(|&(y, _)| y);
             for (k, (y, v)) in both.into_iter().enumerate() {
@@ -377,7 +392,7 @@ pub fn gammas(
     prev: &PairCache,
 ) -> (Vec<u64>, IncrementalSummary) {
     let reuse = Reuse::new(hashes, prev);
-    let out: Vec<(u64, bool)> = cands
+    let (gammas, from_cache): (Vec<u64>, Vec<bool>) = cands
         .a
         .par_iter()
         .zip(cands.b.par_iter())
@@ -389,16 +404,16 @@ pub fn gammas(
                 false,
             ),
         })
-        .collect();
-    let reused = out.iter().filter(|x| x.1).count() as u64;
+        .unzip();
+    let reused = from_cache.par_iter().filter(|&&x| x).count() as u64;
     let summary = IncrementalSummary {
         previous_run: None,
         cache_unused_reason: None,
         records_new_or_changed: reuse.records_new_or_changed,
         pairs_reused: reused,
-        pairs_compared: out.len() as u64 - reused,
+        pairs_compared: gammas.len() as u64 - reused,
     };
-    (out.into_iter().map(|x| x.0).collect(), summary)
+    (gammas, summary)
 }
 
 #[cfg(test)]
@@ -423,9 +438,25 @@ mod tests {
         let (mut a, mut b, mut gamma) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..5000 {
             let (x, y) = (next(&mut s) % n_prev as u64, next(&mut s) % n_prev as u64);
-            if x < y {
+            // Unique pairs, as a cache holds (record 7's are added below).
+            if x < y
+                && x != 7
+                && y != 7
+                && !a
+                    .iter()
+                    .zip(&b)
+                    .any(|(&p, &q)| (p, q) == (x as u32, y as u32))
+            {
                 a.push(x as u32);
                 b.push(y as u32);
+                gamma.push(next(&mut s));
+            }
+        }
+        // One record with hundreds of partners (a capped block's), sorted another way.
+        for y in 0..n_prev as u32 {
+            if y != 7 && y % 10 != 3 {
+                a.push(y.min(7));
+                b.push(y.max(7));
                 gamma.push(next(&mut s));
             }
         }
