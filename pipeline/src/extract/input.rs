@@ -190,21 +190,27 @@ fn peek(path: &Path, head: &mut [u8; 4]) -> Result<usize> {
 /// sha256 and size of a whole file (for Parquet inputs, which are read by random
 /// access).
 pub fn hash_file(path: &Path) -> Result<(String, u64)> {
-    let mut f = File::open(path).map_err(|e| Error::io("cannot open input file", path, e))?;
     let mut h = Sha256::new();
+    let total = read_through(path, |b| h.update(b))?;
+    Ok((hex::encode(h.finalize()), total))
+}
+
+/// Reads a whole file in 1 MiB pieces, each passed to `f` (a hash); returns its size.
+pub fn read_through(path: &Path, mut f: impl FnMut(&[u8])) -> Result<u64> {
+    let mut file = File::open(path).map_err(|e| Error::io("cannot open input file", path, e))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
-        let n = f
+        let n = file
             .read(&mut buf)
             .map_err(|e| Error::io("cannot read input file", path, e))?;
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        f(&buf[..n]);
         total += n as u64;
     }
-    Ok((hex::encode(h.finalize()), total))
+    Ok(total)
 }
 
 /// Streams UTF-16 (byte-order mark decides LE/BE; LE without one) as UTF-8.

@@ -10,7 +10,6 @@
 //! manifest's `reused_from` says so). Any difference, a missing or unreadable cache or a
 //! missing staged file means the source is extracted in full, as in any run.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -73,21 +72,8 @@ pub fn identify(cfg: &Config, files: &[PathBuf]) -> Result<Vec<FileId>> {
     files
         .iter()
         .map(|path| {
-            let mut f = std::fs::File::open(path)
-                .map_err(|e| Error::io("cannot open input file", path, e))?;
             let mut h = Xxh3::new();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut bytes = 0u64;
-            loop {
-                let n = f
-                    .read(&mut buf)
-                    .map_err(|e| Error::io("cannot read input file", path, e))?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                bytes += n as u64;
-            }
+            let bytes = super::input::read_through(path, |b| h.update(b))?;
             Ok(FileId {
                 path: super::input::display_path(path, &cfg.base_dir),
                 bytes,

@@ -626,8 +626,9 @@ pub fn run(
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
     let run_path = run.path().to_path_buf();
     let counter = progress.counter("rules", "rules");
-    // Tables each instance reads (incremental runs), by (rule, source, reference).
     let mut reused_count = 0;
+    // The SQL hash and the tables of each instance (incremental runs), by (rule, source,
+    // reference): what the next night's reuse checks.
     type Key = (String, String, Option<String>);
     let mut tables: std::collections::HashMap<Key, (String, Vec<String>)> = Default::default();
     let outputs: Vec<InstanceOutput> = rt.block_on(async {
