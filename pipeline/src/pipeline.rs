@@ -275,6 +275,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
     test_pause("golden");
 
     let t = Instant::now();
+    let mut phase = crate::util::Phases::new("score", "*");
     let mut findings = golden.findings;
     let scores = crate::scorecard::score(cfg, &extracted, &rules.results, &findings, &link);
     let history = crate::scorecard::history(&root, Some(as_of))?;
@@ -283,8 +284,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
         tracing::warn!(source = %a.source, metric = %a.record_key, kind = a.kind, "regression alert");
     }
     findings.extend(alerts);
-    crate::golden::write_findings(&mut run, cfg, &findings, crate::util::date_to_days(as_of))?;
-    crate::scorecard::write(&mut run, &scores, as_of)?;
+    phase.lap("scores_history");
     let gates_broken = crate::scorecard::gates(cfg, &scores, &rules.results);
 
     let mut summary = Vec::new();
@@ -303,21 +303,40 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
     } else {
         (exit_code::SUCCESS, "success")
     };
-    let html = crate::scorecard::report::render(&crate::scorecard::report::ReportInput {
-        cfg,
-        run_dir: run.path(),
-        run_id: &run_id,
-        run_date: as_of,
-        status,
-        rows_read: accounting.rows_read,
-        rows_quarantined: accounting.rows_quarantined,
-        scores: &scores,
-        history: &history,
-        results: &rules.results,
-        findings: &findings,
-        golden: &golden.summary,
-        gates_broken: &gates_broken,
-    })?;
+    // The findings and scorecard files are written while the report renders (it reads
+    // the earlier stages' files and this stage's rows in memory): one core each.
+    let run_path = run.path().to_path_buf();
+    let (written, html) = rayon::join(
+        || -> Result<()> {
+            crate::golden::write_findings(
+                &mut run,
+                cfg,
+                &findings,
+                crate::util::date_to_days(as_of),
+            )?;
+            crate::scorecard::write(&mut run, &scores, as_of)
+        },
+        || {
+            crate::scorecard::report::render(&crate::scorecard::report::ReportInput {
+                cfg,
+                run_dir: &run_path,
+                run_id: &run_id,
+                run_date: as_of,
+                status,
+                rows_read: accounting.rows_read,
+                rows_quarantined: accounting.rows_quarantined,
+                scores: &scores,
+                history: &history,
+                results: &rules.results,
+                findings: &findings,
+                golden: &golden.summary,
+                gates_broken: &gates_broken,
+            })
+        },
+    );
+    written?;
+    let html = html?;
+    phase.lap("write_findings_render_report");
     run.write_text(REPORT_FILE, &html)?;
     stages.push(StageTiming {
         stage: "score",
