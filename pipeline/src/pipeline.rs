@@ -153,7 +153,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
             .find(|d| *d < as_of)
             .map(|d| (root.join(crate::output::run_dir_name(d)), d.to_string()));
         if previous.is_none() {
-            tracing::info!("incremental: no earlier run; this run trains and compares in full");
+            tracing::info!("incremental: no earlier run; this run does every stage in full");
         }
         Some(crate::matching::Incremental { previous })
     } else {
@@ -206,11 +206,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, progress: &Progress) -> Result<RunOu
     });
     test_pause("rules");
     let incremental_reuse = incremental.as_ref().map(|i| {
-        let unchanged = crate::rules::reuse::unchanged_sources(&extracted);
-        let (reused, extracted_again): (Vec<_>, Vec<_>) = extracted
-            .sources
-            .iter()
-            .partition(|s| unchanged.contains(&s.name));
+        let (reused, extracted_again): (Vec<_>, Vec<_>) =
+            extracted.sources.iter().partition(|s| s.reused());
         IncrementalReuse {
             previous_run: i.previous.as_ref().map(|p| p.1.clone()),
             sources_reused: reused.iter().map(|s| s.name.clone()).collect(),

@@ -85,6 +85,14 @@ impl ExtractOutput {
     }
 }
 
+impl SourceReport {
+    /// Whether this run reused the previous run's staged rows (`--incremental`, every
+    /// file unchanged).
+    pub fn reused(&self) -> bool {
+        !self.files.is_empty() && self.files.iter().all(|f| f.reused_from.is_some())
+    }
+}
+
 /// Relative path of a source's staged file.
 pub fn staged_rel(source: &str) -> String {
     format!("staged/{source}.parquet")

@@ -644,7 +644,12 @@ pub fn run(
                     None
                 }
             });
-        let unchanged = reuse::unchanged_sources(extracted);
+        let unchanged: HashSet<String> = extracted
+            .sources
+            .iter()
+            .filter(|s| s.reused())
+            .map(|s| s.name.clone())
+            .collect();
         let mut reused = Vec::new();
         let mut to_run = Vec::new();
         for inst in instances {

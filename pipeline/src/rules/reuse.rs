@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::config::Config;
-use crate::extract::ExtractOutput;
 
 /// The cache file in a run directory.
 pub const FILE: &str = "rules_cache.json";
@@ -87,16 +86,6 @@ pub fn source_tables(ctx: &SessionContext, cfg: &Config, sql: &str) -> Option<Ve
     }
     out.sort();
     Some(out)
-}
-
-/// Sources whose staged rows this run reused from the previous one.
-pub fn unchanged_sources(extracted: &ExtractOutput) -> HashSet<String> {
-    extracted
-        .sources
-        .iter()
-        .filter(|s| !s.files.is_empty() && s.files.iter().all(|f| f.reused_from.is_some()))
-        .map(|s| s.name.clone())
-        .collect()
 }
 
 /// A previous run's cache and violations, read back.
