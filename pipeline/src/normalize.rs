@@ -307,8 +307,13 @@ pub fn is_valid_email(s: &str) -> bool {
 
 /// International calling code of a country (ISO alpha-2), for phone normalisation.
 pub fn calling_code(country: &str) -> Option<&'static str> {
-    let c = country.trim().to_ascii_uppercase();
-    Some(match c.as_str() {
+    // Every code below has two ASCII letters: upper-cased on the stack, not allocated
+    // (this runs for every phone number of every record).
+    let &[a, b] = country.trim().as_bytes() else {
+        return None;
+    };
+    let upper = [a.to_ascii_uppercase(), b.to_ascii_uppercase()];
+    Some(match std::str::from_utf8(&upper).ok()? {
         "US" | "CA" | "PR" | "BS" | "BB" | "JM" | "TT" | "AG" | "DM" | "GD" | "KN" | "LC"
         | "VC" | "BM" | "KY" | "VG" | "VI" | "TC" | "AI" | "MS" | "GU" | "AS" | "MP" | "SX"
         | "DO" => "1",
@@ -351,12 +356,22 @@ pub fn calling_code(country: &str) -> Option<&'static str> {
     })
 }
 
+/// `s` in ASCII lower case, borrowed when it has no upper-case ASCII letter (phone
+/// numbers rarely do).
+fn ascii_lowercase(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 /// A phone number as `+<country code><number>` (E.164 style) when it can be placed,
 /// else its digits. `+` or `00` mark an international number; otherwise the country's
 /// calling code is prefixed (a national trunk `0` is dropped) when `country` is known.
 /// Extensions (`x123`, `ext. 123`) are dropped. `None` when there are no digits.
 pub fn phone(s: &str, country: Option<&str>) -> Option<String> {
-    let lower = s.to_ascii_lowercase();
+    let lower = ascii_lowercase(s);
     let main = lower
         .split(['x', '#'])
         .next()
@@ -407,7 +422,7 @@ pub fn phone(s: &str, country: Option<&str>) -> Option<String> {
 /// extension), 8 to 15 digits once placed (E.164), and exactly 10 national digits for
 /// North-American (+1) numbers.
 pub fn is_valid_phone(s: &str, country: Option<&str>) -> bool {
-    let lower = s.trim().to_ascii_lowercase();
+    let lower = ascii_lowercase(s.trim());
     let main = lower
         .split(" x")
         .next()

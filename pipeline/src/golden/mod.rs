@@ -10,6 +10,7 @@ pub mod ids;
 pub mod spec;
 
 use crate::util::FastMap;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::matching::cluster::Constraints;
 use crate::matching::compare::standardize;
 use crate::matching::records::{Records, StrColumn};
+use crate::matching::spec::Standardize;
 use crate::matching::{EntityMatch, MatchOutput};
 use crate::normalize;
 use crate::output::{ParquetSink, RunDir};
@@ -199,38 +201,45 @@ const SCAN_MEMBERS_MAX: usize = 16;
 
 /// One cluster's attribute values: validity per record and, in a cluster of two or
 /// more, the standardised values compared within it — computed cluster by cluster
-/// instead of held for every record of the entity.
-struct ClusterAttrs<'m> {
+/// instead of held for every record of the entity. A value is standardised only when a
+/// comparison needs it: records holding the same raw value (and, for phones, the same
+/// country) are the same without it.
+struct ClusterAttrs<'m, 'c, C: Fn(usize) -> Option<&'c str>> {
     members: &'m [usize],
+    attrs: &'m [Attribute],
+    cols: &'m [&'m StrColumn],
+    cty: &'m C,
     /// (record, position) sorted by record, for clusters too large to scan `members`.
     positions: Vec<(usize, usize)>,
     /// `[attribute * members + position]`: the record has a value and it passes the
     /// attribute's validation.
     valid: Vec<bool>,
-    /// `[attribute * members + position]`: the standardised value (empty for a cluster
-    /// of one).
-    std: Vec<Option<String>>,
+    /// `[attribute * members + position]`: the standardised value, once asked for
+    /// (empty for a cluster of one).
+    std: Vec<OnceCell<Option<String>>>,
+    _country: std::marker::PhantomData<&'c str>,
 }
 
-impl<'m> ClusterAttrs<'m> {
-    fn new<'c>(
+impl<'m, 'c, C: Fn(usize) -> Option<&'c str>> ClusterAttrs<'m, 'c, C> {
+    fn new(
         members: &'m [usize],
-        attrs: &[Attribute],
-        cols: &[&StrColumn],
-        cty: &impl Fn(usize) -> Option<&'c str>,
+        attrs: &'m [Attribute],
+        cols: &'m [&'m StrColumn],
+        cty: &'m C,
     ) -> Self {
         let k = members.len();
         let mut valid = Vec::with_capacity(attrs.len() * k);
-        let mut std = Vec::with_capacity(if k > 1 { attrs.len() * k } else { 0 });
         for (a, col) in attrs.iter().zip(cols) {
             for &i in members {
                 let v = col.get(i);
                 valid.push(v.is_some_and(|v| is_valid(a.validate, v, cty(i))));
-                if k > 1 {
-                    std.push(v.and_then(|v| standardize(a.standardize, v, cty(i), &[])));
-                }
             }
         }
+        let std = if k > 1 {
+            (0..attrs.len() * k).map(|_| OnceCell::new()).collect()
+        } else {
+            Vec::new()
+        };
         let mut positions = Vec::new();
         if k > SCAN_MEMBERS_MAX {
             positions = members.iter().enumerate().map(|(p, &i)| (i, p)).collect();
@@ -238,9 +247,13 @@ impl<'m> ClusterAttrs<'m> {
         }
         ClusterAttrs {
             members,
+            attrs,
+            cols,
+            cty,
             positions,
             valid,
             std,
+            _country: std::marker::PhantomData,
         }
     }
 
@@ -260,9 +273,30 @@ impl<'m> ClusterAttrs<'m> {
         self.valid[self.at(ai, i)]
     }
 
+    /// The standardised value of attribute `ai` of record `i`, computed on first use.
+    fn std(&self, ai: usize, i: usize) -> Option<&str> {
+        self.std[self.at(ai, i)]
+            .get_or_init(|| {
+                let a = &self.attrs[ai];
+                self.cols[ai]
+                    .get(i)
+                    .and_then(|v| standardize(a.standardize, v, (self.cty)(i), &[]))
+            })
+            .as_deref()
+    }
+
     /// Whether records `i` and `j` hold the same value of attribute `ai`.
     fn same(&self, ai: usize, a: &Attribute, i: usize, j: usize) -> bool {
-        match (&self.std[self.at(ai, i)], &self.std[self.at(ai, j)]) {
+        // Standardising is a function of the raw value and (for phones only) the
+        // record's country: equal inputs give equal standardised values, which are the
+        // same whether present or not.
+        let col = self.cols[ai];
+        if col.get(i) == col.get(j)
+            && (a.standardize != Standardize::Phone || (self.cty)(i) == (self.cty)(j))
+        {
+            return true;
+        }
+        match (self.std(ai, i), self.std(ai, j)) {
             (Some(p), Some(q)) => {
                 p == q || (a.same_if < 1.0 && normalize::jaro_winkler(p, q) >= a.same_if)
             }
@@ -1428,4 +1462,100 @@ pub fn write_findings(
     let b = findings_batch(cfg, findings, run_days)?;
     run.write_parquet(FINDINGS_FILE, findings_schema(), &[b])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attribute(name: &str, standardize: Standardize, same_if: f64) -> Attribute {
+        Attribute {
+            name: name.to_string(),
+            column: None,
+            rule: Rule::MostRecent,
+            tie_breakers: vec![],
+            validate: Validate::None,
+            standardize,
+            same_if,
+            track: true,
+        }
+    }
+
+    /// The lazily standardised, raw-value-first comparison agrees with standardising
+    /// every value up front, for every pair — including equal raw phone numbers of
+    /// records in different countries, which standardise differently.
+    #[test]
+    fn lazy_same_agrees_with_standardising_everything() {
+        let phones = [
+            Some("020 7946 0000"),
+            Some("020 7946 0000"),
+            Some("+44 20 7946 0000"),
+            Some("(020) 7946-0000 EXT 12"),
+            Some("  "),
+            None,
+            Some("020 7946 0000"),
+        ];
+        let names = [
+            Some("Acme Ltd"),
+            Some("ACME Limited"),
+            Some("Acme Ltd"),
+            Some("Acne Ltd"),
+            Some(" "),
+            None,
+            Some("Zenith GmbH"),
+        ];
+        let countries = [
+            Some("GB"),
+            Some("GB"),
+            Some("GB"),
+            Some("gb"),
+            Some("US"),
+            None,
+            Some("DE"),
+        ];
+        let column = |vals: &[Option<&str>]| {
+            let mut c = StrColumn::with_capacity(vals.len());
+            for v in vals {
+                c.push(*v);
+            }
+            c
+        };
+        let (p, n, c) = (column(&phones), column(&names), column(&countries));
+        let cty = |i: usize| c.get(i);
+        let attrs = vec![
+            attribute("phone", Standardize::Phone, 1.0),
+            attribute("name", Standardize::CompanyName, 0.9),
+        ];
+        let cols = vec![&p, &n];
+        let members: Vec<usize> = (0..phones.len()).collect();
+        let ca = ClusterAttrs::new(&members, &attrs, &cols, &cty);
+        let mut differing = 0;
+        for (ai, a) in attrs.iter().enumerate() {
+            let eager: Vec<Option<String>> = members
+                .iter()
+                .map(|&i| {
+                    cols[ai]
+                        .get(i)
+                        .and_then(|v| standardize(a.standardize, v, cty(i), &[]))
+                })
+                .collect();
+            for &i in &members {
+                for &j in &members {
+                    let expected = match (&eager[i], &eager[j]) {
+                        (Some(x), Some(y)) => {
+                            x == y
+                                || (a.same_if < 1.0 && normalize::jaro_winkler(x, y) >= a.same_if)
+                        }
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    differing += usize::from(!expected);
+                    assert_eq!(ca.same(ai, a, i, j), expected, "{} of {i} and {j}", a.name);
+                }
+            }
+        }
+        // The case the shortcut must not take: the same raw phone in GB and DE.
+        assert!(!ca.same(0, &attrs[0], 0, 6));
+        assert!(differing > 0);
+    }
 }
