@@ -204,7 +204,7 @@ const SCAN_MEMBERS_MAX: usize = 16;
 /// instead of held for every record of the entity. A value is standardised only when a
 /// comparison needs it: records holding the same raw value (and, for phones, the same
 /// country) are the same without it.
-struct ClusterAttrs<'m, 'c, C: Fn(usize) -> Option<&'c str>> {
+struct ClusterAttrs<'m, C> {
     members: &'m [usize],
     attrs: &'m [Attribute],
     cols: &'m [&'m StrColumn],
@@ -217,10 +217,9 @@ struct ClusterAttrs<'m, 'c, C: Fn(usize) -> Option<&'c str>> {
     /// `[attribute * members + position]`: the standardised value, once asked for
     /// (empty for a cluster of one).
     std: Vec<OnceCell<Option<String>>>,
-    _country: std::marker::PhantomData<&'c str>,
 }
 
-impl<'m, 'c, C: Fn(usize) -> Option<&'c str>> ClusterAttrs<'m, 'c, C> {
+impl<'m, 'c, C: Fn(usize) -> Option<&'c str>> ClusterAttrs<'m, C> {
     fn new(
         members: &'m [usize],
         attrs: &'m [Attribute],
@@ -253,7 +252,6 @@ impl<'m, 'c, C: Fn(usize) -> Option<&'c str>> ClusterAttrs<'m, 'c, C> {
             positions,
             valid,
             std,
-            _country: std::marker::PhantomData,
         }
     }
 
