@@ -213,6 +213,10 @@ def one_size(n, seed, incremental, with_splink, splink_timeout, incremental_repe
         "output_mb": round(dir_size(run) / 2**20, 1),
         "report_kb": round((run / "report.html").stat().st_size / 1024, 1),
         "matching": {e["entity"]: e["timings_ms"] for e in m["matching"]},
+        # Where the pairs come from: each blocking rule's pairs, largest block and cap.
+        "blocking": {e["entity"]: [{k: b[k] for k in ("rule", "blocks", "largest_block", "pairs",
+                                                      "capped_blocks", "pairs_skipped_by_cap")}
+                                   for b in e.get("blocking", [])] for e in m["matching"]},
     }
     print(f"  recon: {wall:.1f} s wall, {rss:.0f} MiB peak, stages {stages}, "
           f"peak MiB per stage {res['stage_peak_rss_mb']}, cores per stage {res['stage_cores']}", flush=True)
@@ -354,6 +358,19 @@ def main():
               f"{b['candidate_pairs'] / max(a['candidate_pairs'], 1):.1f}x, per stage "
               + ", ".join(f"{k} {b['stages_s'][k] / a['stages_s'][k]:.1f}x" for k in a["stages_s"]
                           if a["stages_s"].get(k) and b["stages_s"].get(k)))
+    customer_rules = [b["rule"] for b in results[0].get("blocking", {}).get("customer", [])]
+    if customer_rules:
+        # Which blocking rules make the pairs grow faster than the input.
+        print("\nCustomer candidate pairs per blocking rule (largest block; pairs per customer):")
+        print("| rule | " + " | ".join(f"{r['customers']:,}" for r in results) + " |")
+        print("|---|" + "---:|" * len(results))
+        for i, rule in enumerate(customer_rules):
+            cells = []
+            for r in results:
+                b = r["blocking"]["customer"][i]
+                capped = f", {b['capped_blocks']} capped" if b["capped_blocks"] else ""
+                cells.append(f"{b['pairs']:,} ({b['largest_block']:,}{capped}; {b['pairs'] / r['customers']:.1f})")
+            print(f"| {rule} | " + " | ".join(cells) + " |")
     inc = [r for r in results if r.get("incremental")]
     if inc:
         print("\n| customers | records new/changed | sources reused | rule instances reused | full night 2 s, median (all) | incremental s, median (all) | ratio of medians | extract | rules | match | golden | score | same output rows |")
