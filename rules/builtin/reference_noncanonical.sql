@@ -8,7 +8,7 @@ WITH unmatched AS (
     -- (no normalisation needed); only the rest are normalised and joined.
     SELECT s._record_key, s.{{column}} AS v
     FROM {{source}} s
-    LEFT ANTI JOIN (SELECT DISTINCT {{target_column}} AS raw FROM {{target}}) e
+    LEFT ANTI JOIN (SELECT {{target_column}} AS raw FROM {{target}}) e
       ON s.{{column}} = e.raw
     WHERE s.{{column}} IS NOT NULL AND '{{aliases}}' <> 'salesforce'
 )
