@@ -31,9 +31,8 @@ use self::spec::{Attribute, GoldenEntity, Rule, Validate};
 use crate::config::{AliasRule, Config};
 use crate::error::{Error, Result};
 use crate::matching::cluster::Constraints;
-use crate::matching::compare::standardize;
+use crate::matching::compare::{standardize, standardize_uses_country};
 use crate::matching::records::{Records, StrColumn};
-use crate::matching::spec::Standardize;
 use crate::matching::{EntityMatch, MatchOutput};
 use crate::normalize;
 use crate::output::{ParquetSink, RunDir};
@@ -285,12 +284,12 @@ impl<'m, 'c, C: Fn(usize) -> Option<&'c str>> ClusterAttrs<'m, C> {
 
     /// Whether records `i` and `j` hold the same value of attribute `ai`.
     fn same(&self, ai: usize, a: &Attribute, i: usize, j: usize) -> bool {
-        // Standardising is a function of the raw value and (for phones only) the
+        // Standardising is a function of the raw value and (for some kinds) the
         // record's country: equal inputs give equal standardised values, which are the
         // same whether present or not.
         let col = self.cols[ai];
         if col.get(i) == col.get(j)
-            && (a.standardize != Standardize::Phone || (self.cty)(i) == (self.cty)(j))
+            && (!standardize_uses_country(a.standardize) || (self.cty)(i) == (self.cty)(j))
         {
             return true;
         }
@@ -1465,6 +1464,7 @@ pub fn write_findings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matching::spec::Standardize;
 
     fn attribute(name: &str, standardize: Standardize, same_if: f64) -> Attribute {
         Attribute {

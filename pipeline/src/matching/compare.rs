@@ -47,6 +47,12 @@ pub struct Comparison {
     swap_sig: Vec<u64>,
 }
 
+/// Whether [`standardize`] of `kind` reads the record's country (only phone numbers
+/// do): otherwise equal raw values standardise equally whatever the countries.
+pub fn standardize_uses_country(kind: Standardize) -> bool {
+    matches!(kind, Standardize::Phone)
+}
+
 /// Standardises one raw value.
 pub fn standardize(
     kind: Standardize,
@@ -463,6 +469,52 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `standardize_uses_country` is what golden records rely on to compare equal raw
+    /// values without standardising them: every other kind gives the same value in
+    /// every country.
+    #[test]
+    fn only_the_kinds_said_to_read_the_country_depend_on_it() {
+        use Standardize::*;
+        let kinds = [
+            None,
+            Text,
+            CompanyName,
+            PersonName,
+            Address,
+            Email,
+            Phone,
+            Postcode,
+            Sku,
+            Digits,
+            Country,
+            Date,
+            Number,
+        ];
+        let values = [
+            "020 7946 0000",
+            "(555) 010-9999 ext 4",
+            "+49 30 1234567",
+            "Acme Widgets GmbH",
+            "12 High St, Apt 4",
+            "Ann.Lee@Example.COM",
+            "sw1a 1aa",
+            "2024-03-05",
+            "1,234.50",
+            "uk",
+        ];
+        let countries = [Option::None, Some("US"), Some("GB"), Some("DE"), Some("xx")];
+        let dates = ["%Y-%m-%d".to_string()];
+        for kind in kinds {
+            let depends = values.iter().any(|v| {
+                let first = standardize(kind, v, countries[0], &dates);
+                countries[1..]
+                    .iter()
+                    .any(|&c| standardize(kind, v, c, &dates) != first)
+            });
+            assert_eq!(depends, standardize_uses_country(kind), "{kind:?}");
+        }
+    }
 
     fn spec(method: &str, thresholds: &[f64]) -> ComparisonSpec {
         let t: Vec<String> = thresholds.iter().map(|x| x.to_string()).collect();
