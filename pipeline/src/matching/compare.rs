@@ -476,21 +476,27 @@ mod tests {
     #[test]
     fn only_the_kinds_said_to_read_the_country_depend_on_it() {
         use Standardize::*;
-        let kinds = [
-            None,
-            Text,
-            CompanyName,
-            PersonName,
-            Address,
-            Email,
-            Phone,
-            Postcode,
-            Sku,
-            Digits,
-            Country,
-            Date,
-            Number,
-        ];
+        // Every kind, in an exhaustive match: adding a kind without listing it here
+        // stops this test from compiling, so the check cannot silently skip it.
+        fn after(k: Standardize) -> Option<Standardize> {
+            Some(match k {
+                None => Text,
+                Text => CompanyName,
+                CompanyName => PersonName,
+                PersonName => Address,
+                Address => Email,
+                Email => Phone,
+                Phone => Postcode,
+                Postcode => Sku,
+                Sku => Digits,
+                Digits => Country,
+                Country => Date,
+                Date => Number,
+                Number => return Option::None,
+            })
+        }
+        let kinds: Vec<Standardize> = std::iter::successors(Some(None), |&k| after(k)).collect();
+        assert_eq!(kinds.len(), 13);
         let values = [
             "020 7946 0000",
             "(555) 010-9999 ext 4",
