@@ -451,6 +451,36 @@ impl<'r> Blocking<'r> {
         }
     }
 
+    /// Record `x`'s key hash under rule `r` (0: no key).
+    #[inline]
+    pub fn key(&self, r: usize, x: u32) -> u64 {
+        self.rules[r].keys[x as usize]
+    }
+
+    /// Whether record `x`'s block under rule `r` is capped.
+    #[inline]
+    pub fn in_capped_block(&self, r: usize, x: u32) -> bool {
+        let pos = &self.rules[r].pos;
+        !pos.is_empty() && pos[x as usize] != u32::MAX
+    }
+
+    /// The sorted key hashes of rule `r`'s capped blocks.
+    pub fn capped_keys(&self, r: usize) -> Vec<u64> {
+        let rb = &self.rules[r];
+        let mut keys: Vec<u64> = rb
+            .capped
+            .keys()
+            .map(|&bi| rb.keys[rb.order[rb.bounds[bi as usize].0 as usize] as usize])
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Number of rules.
+    pub fn rules(&self) -> usize {
+        self.rules.len()
+    }
+
     /// The rules whose key the two records share (bit r for rule r), whichever rule
     /// generated the pair: EM's session of a rule is every pair sharing its key.
     #[inline]
@@ -477,8 +507,7 @@ impl<'r> Blocking<'r> {
         reports
     }
 
-    /// Every candidate pair as lists, in chunk order (the incremental cache, tests and
-    /// benchmarks).
+    /// Every candidate pair as lists, in chunk order (tests and benchmarks).
     pub fn materialize(&self) -> (Candidates, Vec<u64>) {
         let per: Vec<Vec<(u32, u32)>> = (0..self.chunks())
             .into_par_iter()

@@ -1,18 +1,36 @@
 //! The comparison cache behind `recon run --incremental`.
 //!
-//! A pair's comparison vector depends only on the two records' matching fields and the
-//! entity's comparison settings, never on the rest of the data. So a run that keeps, per
-//! entity, each record's content hash and every candidate pair's comparison vector lets the
-//! next night reuse the vector of every pair whose two records did not change, and compare
-//! only pairs that touch a new or changed record. Blocking still runs over all records
-//! (so the candidate pairs, including capped blocks, are exactly a full run's), and scoring,
-//! term frequencies and clustering are recomputed from the vectors: the outputs are those of
-//! a full run with the same model.
+//! With a fixed model, a pair's match weight depends only on its two records' matching
+//! fields and on the term frequencies of their values. A full night compares every
+//! candidate pair, yet keeps only the pairs at or above the review threshold (and, for
+//! the chaining guard, the few weaker pairs inside one component of match edges). So a
+//! night needs, for a pair of unchanged records, only to know that it stays below review
+//! — not its comparison vector.
+//!
+//! The cache keeps, per entity, each record's content hash and the term frequencies
+//! its pairs were last weighed with (its *baseline*), the keys of the capped blocks, and
+//! every candidate pair whose weight at the baselines was at least the review weight
+//! minus [`MARGIN`] bits, with its comparison vector. Any candidate pair left out was
+//! weighed below that. The next night, a record is *settled* when its content is
+//! unchanged and its term frequencies moved less than `MARGIN / 2` bits in all from its
+//! baseline (a tf adjustment moves by at most the change in log2 of the larger of the two
+//! frequencies, so a pair of settled records moved less than `MARGIN`). A candidate pair
+//! of two settled records, in a block that is not capped tonight and was not capped
+//! before (so it was a candidate then too), is therefore:
+//! - in the cache: its comparison vector is reused and weighed with tonight's
+//!   frequencies, exactly as a full run would;
+//! - not in the cache: below the review weight tonight, certainly; it is not compared,
+//!   unless the chaining guard asks for it (it is then compared like any pair).
+//!
+//! Every other pair is compared. The weights, clusters and every output are those of a
+//! full run with the same model (`tests/incremental.rs` checks it over several nights),
+//! and the cache holds about as many pairs as `match_pairs`, not every candidate pair.
 //!
 //! File `match_cache/<entity>.bin` in the run directory (internal state, not an analyst
-//! output): magic, format version, settings fingerprint, the record hashes and the pairs,
-//! then an xxh3 checksum of everything before it. A missing, foreign or damaged cache is
-//! never an error: the run says why in the log and compares every pair.
+//! output): magic, format version, fingerprint (settings, model, thresholds), the record
+//! hashes, the baselines, the capped block keys and the pairs, then an xxh3 checksum of
+//! everything before it. A missing, foreign or damaged cache is never an error: the run
+//! says why in the log and compares every pair.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -23,9 +41,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
-use super::block::Candidates;
-use super::compare::Comparison;
-use super::fellegi_sunter;
+use super::fellegi_sunter::Model;
 use super::records::Records;
 use super::spec::EntityConfig;
 use crate::error::{Error, Result};
@@ -33,7 +49,18 @@ use crate::error::{Error, Result};
 /// Directory of the cache files inside a run directory.
 pub const CACHE_DIR: &str = "match_cache";
 const MAGIC: &[u8; 8] = b"RECONMC\0";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+
+/// Bits below the review weight down to which pairs are kept, and twice the drift of
+/// term frequencies a settled record may have.
+pub const MARGIN: f64 = 2.0;
+
+/// Bits kept clear of the margin, for rounding and for a model read back from JSON.
+const SLACK: f64 = 1e-6;
+
+/// Vector of a pair known to stay below the review weight (never a real vector: the
+/// cache is used only with fewer than 16 comparisons, whose top 4 bits are zero).
+pub const BELOW: u64 = u64::MAX;
 
 /// Relative path of an entity's cache file (names that are not plain identifiers are
 /// made safe and disambiguated by a hash).
@@ -67,21 +94,57 @@ pub struct IncrementalSummary {
     pub cache_unused_reason: Option<String>,
     /// Records whose (source, key, matching fields) were not in the previous run.
     pub records_new_or_changed: u64,
-    /// Candidate pairs whose comparison vector came from the cache.
+    /// Unchanged records whose term frequencies moved too far for their pairs to be
+    /// taken from the cache (their pairs are compared).
+    #[serde(default)]
+    pub records_frequency_moved: u64,
+    /// Candidate pairs settled from the cache: their vector reused, or known to stay
+    /// below the review weight.
     pub pairs_reused: u64,
-    /// Candidate pairs compared in this run.
+    /// Candidate pairs compared in this run (before the chaining guard).
     pub pairs_compared: u64,
+    /// Pairs kept in the cache for the next night.
+    #[serde(default)]
+    pub pairs_cached: u64,
 }
 
-/// Fingerprint of everything a comparison vector depends on besides the records: the
-/// comparison settings, the country field (phone normalisation) and the recon version
-/// (normalisers change between versions).
-pub fn fingerprint(e: &EntityConfig) -> u64 {
+/// Fingerprint of everything the cache's pairs depend on besides the records: the
+/// comparison and blocking settings, the country field (phone normalisation), the recon
+/// version (normalisers change between versions), the model and the review threshold.
+///
+/// The model's numbers are taken to 12 significant digits: a model read back from
+/// `model.json` may differ from the trained one in the last bit, and a difference that
+/// small is far inside the slack [`Plan`] leaves below the margin.
+pub fn fingerprint(e: &EntityConfig, model: &Model, review_weight: f64) -> u64 {
+    let num = |x: f64| format!("{x:.12e}");
+    let comparisons: Vec<String> = model
+        .comparisons
+        .iter()
+        .map(|c| {
+            let w: Vec<String> = c.weights.iter().map(|&x| num(x)).collect();
+            let u0 = c.u.first().map(|&x| num(x)).unwrap_or_default();
+            format!(
+                "{}|{:?}|{}|{}|{}",
+                c.name,
+                c.levels,
+                w.join(","),
+                u0,
+                c.tf_adjust
+            )
+        })
+        .collect();
     let text = format!(
-        "{}\u{1f}{}\u{1f}{:?}",
+        "{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
         env!("CARGO_PKG_VERSION"),
         e.country_field,
-        e.comparisons
+        e.comparisons,
+        e.blocking,
+        e.link,
+        e.max_block_size,
+        e.block_window,
+        num(model.prior_weight),
+        comparisons,
+        num(review_weight),
     );
     xxh3_64(text.as_bytes())
 }
@@ -112,37 +175,48 @@ pub fn record_hashes(records: &Records) -> Vec<u64> {
         .collect()
 }
 
-/// A previous run's cache, read back.
+/// A run's cache: what the next night reads back.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PairCache {
     pub hashes: Vec<u64>,
+    /// Per comparison with term frequencies (in comparison order), per record: the
+    /// baseline frequency.
+    pub baselines: Vec<Vec<f32>>,
+    /// Per blocking rule, the sorted keys of its capped blocks.
+    pub capped: Vec<Vec<u64>>,
     pub a: Vec<u32>,
     pub b: Vec<u32>,
     pub gamma: Vec<u64>,
 }
 
-/// Writes an entity's cache (record hashes, candidate pairs and their vectors).
-pub fn write(
-    path: &Path,
-    fingerprint: u64,
-    hashes: &[u64],
-    cands: &Candidates,
-    gammas: &[u64],
-) -> Result<()> {
+/// Writes an entity's cache.
+pub fn write(path: &Path, fingerprint: u64, c: &PairCache) -> Result<()> {
     let f = crate::output::create_file(path)?;
     let mut w = Checked {
         inner: BufWriter::with_capacity(1 << 20, f),
         hash: Xxh3::new(),
     };
     let io = |e| Error::io("cannot write the match cache", path, e);
+    let len = |n: usize| (n as u64).to_le_bytes();
     w.put(MAGIC).map_err(io)?;
     w.put(&VERSION.to_le_bytes()).map_err(io)?;
     w.put(&fingerprint.to_le_bytes()).map_err(io)?;
-    w.put(&(hashes.len() as u64).to_le_bytes()).map_err(io)?;
-    w.put_le(hashes, u64::to_le_bytes).map_err(io)?;
-    w.put(&(cands.len() as u64).to_le_bytes()).map_err(io)?;
-    w.put_le(&cands.a, u32::to_le_bytes).map_err(io)?;
-    w.put_le(&cands.b, u32::to_le_bytes).map_err(io)?;
-    w.put_le(gammas, u64::to_le_bytes).map_err(io)?;
+    w.put(&len(c.hashes.len())).map_err(io)?;
+    w.put_le(&c.hashes, u64::to_le_bytes).map_err(io)?;
+    w.put(&len(c.baselines.len())).map_err(io)?;
+    for t in &c.baselines {
+        debug_assert_eq!(t.len(), c.hashes.len());
+        w.put_le(t, f32::to_le_bytes).map_err(io)?;
+    }
+    w.put(&len(c.capped.len())).map_err(io)?;
+    for k in &c.capped {
+        w.put(&len(k.len())).map_err(io)?;
+        w.put_le(k, u64::to_le_bytes).map_err(io)?;
+    }
+    w.put(&len(c.a.len())).map_err(io)?;
+    w.put_le(&c.a, u32::to_le_bytes).map_err(io)?;
+    w.put_le(&c.b, u32::to_le_bytes).map_err(io)?;
+    w.put_le(&c.gamma, u64::to_le_bytes).map_err(io)?;
     let sum = w.hash.digest();
     w.inner.write_all(&sum.to_le_bytes()).map_err(io)?;
     let f = w.inner.into_inner().map_err(|e| io(e.into_error()))?;
@@ -178,15 +252,37 @@ impl<W: Write> Checked<W> {
     }
 }
 
+/// Reading a cache body: every size is checked against what is left before anything
+/// is allocated.
+struct Cursor<'a> {
+    body: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: u64, size: u64, what: &str) -> std::result::Result<&'a [u8], String> {
+        let bytes = n
+            .checked_mul(size)
+            .filter(|&b| b <= (self.body.len() - self.at) as u64)
+            .ok_or_else(|| format!("{what}: larger than the file"))? as usize;
+        let out = &self.body[self.at..self.at + bytes];
+        self.at += bytes;
+        Ok(out)
+    }
+    fn count(&mut self, what: &str) -> std::result::Result<u64, String> {
+        let b = self.take(1, 8, what)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8")))
+    }
+}
+
 /// Reads a cache written with `fingerprint`; `Err(reason)` when it cannot be used.
 /// The file is read whole, checked, and its arrays decoded on both cores.
 pub fn read(path: &Path, fingerprint: u64) -> std::result::Result<PairCache, String> {
-    const HEAD: usize = 8 + 4 + 8 + 8;
+    const HEAD: usize = 8 + 4 + 8;
     let bytes = std::fs::read(path).map_err(|e| format!("cannot open: {e}"))?;
-    if bytes.len() < HEAD + 8 + 8 {
+    if bytes.len() < HEAD + 8 {
         return Err("truncated file".into());
     }
-    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8"));
     if &bytes[..8] != MAGIC {
         return Err("not a recon match cache".into());
     }
@@ -196,35 +292,41 @@ pub fn read(path: &Path, fingerprint: u64) -> std::result::Result<PairCache, Str
             "cache format {version}, this recon writes {VERSION}"
         ));
     }
-    if u64_at(12) != fingerprint {
-        return Err("comparison settings or recon version changed".into());
+    if u64::from_le_bytes(bytes[12..20].try_into().expect("8")) != fingerprint {
+        return Err("comparison or blocking settings, the model or recon changed".into());
     }
     let (body, sum) = bytes.split_at(bytes.len() - 8);
     if u64::from_le_bytes(sum.try_into().expect("8")) != xxh3_64(body) {
         return Err("checksum mismatch (damaged file)".into());
     }
-    // Sizes must fit the file before anything is allocated.
-    let n = u64_at(20) as usize;
-    let hashes_end = (n as u64)
-        .checked_mul(8)
-        .and_then(|b| b.checked_add(HEAD as u64))
-        .filter(|&e| e + 8 <= body.len() as u64)
-        .ok_or("record count larger than the file")? as usize;
-    let p = u64_at(hashes_end) as usize;
-    let pairs_at = hashes_end + 8;
-    if (p as u64).checked_mul(16) != Some((body.len() - pairs_at) as u64) {
-        return Err("pair count does not match the file size".into());
+    let mut c = Cursor { body, at: HEAD };
+    let n = c.count("record count")?;
+    let hashes = from_le(c.take(n, 8, "record hashes")?, u64::from_le_bytes);
+    let tfs = c.count("frequency count")?;
+    let mut baselines = Vec::new();
+    for _ in 0..tfs {
+        baselines.push(from_le(c.take(n, 4, "baselines")?, f32::from_le_bytes));
     }
-    let (a_end, b_end) = (pairs_at + p * 4, pairs_at + p * 8);
-    let hashes = from_le(&body[HEAD..hashes_end], u64::from_le_bytes);
-    let a = from_le(&body[pairs_at..a_end], u32::from_le_bytes);
-    let b = from_le(&body[a_end..b_end], u32::from_le_bytes);
-    let gamma = from_le(&body[b_end..], u64::from_le_bytes);
-    if a.par_iter().chain(b.par_iter()).any(|&i| i as usize >= n) {
+    let rules = c.count("rule count")?;
+    let mut capped = Vec::new();
+    for _ in 0..rules {
+        let k = c.count("capped block count")?;
+        capped.push(from_le(c.take(k, 8, "capped blocks")?, u64::from_le_bytes));
+    }
+    let p = c.count("pair count")?;
+    let a = from_le(c.take(p, 4, "pairs")?, u32::from_le_bytes);
+    let b = from_le(c.take(p, 4, "pairs")?, u32::from_le_bytes);
+    let gamma = from_le(c.take(p, 8, "pairs")?, u64::from_le_bytes);
+    if c.at != body.len() {
+        return Err("trailing bytes after the pairs".into());
+    }
+    if a.par_iter().chain(b.par_iter()).any(|&i| i as u64 >= n) {
         return Err("pair refers to a record outside the cache".into());
     }
     Ok(PairCache {
         hashes,
+        baselines,
+        capped,
         a,
         b,
         gamma,
@@ -256,164 +358,174 @@ impl Hasher for PackedHasher {
     }
 }
 
-/// What a previous run's cache offers this run: the comparison vector of every pair
-/// whose two records are unchanged and that was a candidate before, indexed by this
-/// run's first record (compressed rows: each record's partners sorted, then their
-/// vectors), so a lookup is a short binary search in memory already close by.
-pub struct Reuse {
-    /// `offsets[x]..offsets[x + 1]` indexes `partner` and `gamma` for record `x`.
-    offsets: Vec<u64>,
-    partner: Vec<u32>,
-    gamma: Vec<u64>,
-    /// Records whose (source, key, matching fields) were not in the previous run.
-    pub records_new_or_changed: u64,
+type Fast<K, V> = HashMap<K, V, BuildHasherDefault<PackedHasher>>;
+
+/// Distance in log2 between two term frequencies of one record's value, as the tf
+/// adjustment sees them (floored); infinite when one is null and the other not.
+fn drift(now: f32, base: f32) -> f64 {
+    match (now > 0.0, base > 0.0) {
+        (false, false) => 0.0,
+        (true, true) => {
+            let f = |x: f32| (x as f64).max(super::fellegi_sunter::TF_FLOOR).log2();
+            (f(now) - f(base)).abs()
+        }
+        _ => f64::INFINITY,
+    }
 }
 
-impl Reuse {
-    pub fn new(hashes: &[u64], prev: &PairCache) -> Reuse {
-        type Fast<K, V> = HashMap<K, V, BuildHasherDefault<PackedHasher>>;
+/// What the previous night's cache settles tonight.
+pub struct Plan {
+    /// Per record of this run: unchanged, with frequencies close to its baseline.
+    settled: Vec<bool>,
+    /// Cached pairs of two settled records by (smaller, larger) index: the vector, and
+    /// whether the pair is in the same order as tonight (else it is compared).
+    pairs: Fast<u64, (u64, bool)>,
+    /// Per rule, the keys of the blocks capped in the previous run.
+    capped_before: Vec<crate::util::FastSet<u64>>,
+    /// Per comparison with term frequencies, per record: the baseline to keep in
+    /// tonight's cache (the previous one where settled, tonight's frequency otherwise).
+    pub baselines: Vec<Vec<f32>>,
+    pub records_new_or_changed: u64,
+    pub records_frequency_moved: u64,
+}
+
+/// A pair's fate under a [`Plan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Cached: the vector.
+    Vector(u64),
+    /// Known to stay below the review weight.
+    Below,
+    /// To compare.
+    Compare,
+}
+
+#[inline]
+fn pack(x: u32, y: u32) -> u64 {
+    ((x.min(y) as u64) << 32) | x.max(y) as u64
+}
+
+impl Plan {
+    /// `now[t][i]`: tonight's frequency of record `i` in the `t`-th comparison with
+    /// term frequencies (the cache's order).
+    pub fn new(hashes: &[u64], now: &[&[f32]], prev: &PairCache) -> Plan {
+        assert_eq!(
+            now.len(),
+            prev.baselines.len(),
+            "same comparisons (fingerprint)"
+        );
         // Previous record index → this run's, for record contents seen exactly once in
         // each (a record exported twice is compared afresh).
-        let mut now: Fast<u64, u32> =
+        let mut at_now: Fast<u64, u32> =
             Fast::with_capacity_and_hasher(hashes.len(), Default::default());
         let mut dup_now: Fast<u64, ()> = Fast::default();
         for (i, &h) in hashes.iter().enumerate() {
-            if now.insert(h, i as u32).is_some() {
+            if at_now.insert(h, i as u32).is_some() {
                 dup_now.insert(h, ());
             }
         }
-        let mut seen_prev: Fast<u64, u32> =
+        let mut at_prev: Fast<u64, u32> =
             Fast::with_capacity_and_hasher(prev.hashes.len(), Default::default());
-        for &h in &prev.hashes {
-            *seen_prev.entry(h).or_default() += 1;
+        let mut dup_prev: Fast<u64, ()> = Fast::default();
+        for (i, &h) in prev.hashes.iter().enumerate() {
+            if at_prev.insert(h, i as u32).is_some() {
+                dup_prev.insert(h, ());
+            }
         }
-        let map: Vec<u32> = prev
-            .hashes
-            .iter()
-            .map(|h| match now.get(h) {
-                Some(&i) if !dup_now.contains_key(h) && seen_prev[h] == 1 => i,
+        let changed = hashes.iter().filter(|h| !at_prev.contains_key(h)).count() as u64;
+        // This run's record → the previous one, where unchanged and unique in both.
+        let before: Vec<u32> = hashes
+            .par_iter()
+            .with_min_len(4096)
+            .map(|h| match at_prev.get(h) {
+                Some(&p) if !dup_now.contains_key(h) && !dup_prev.contains_key(h) => p,
                 _ => u32::MAX,
             })
             .collect();
-        let changed = hashes.iter().filter(|h| !seen_prev.contains_key(h)).count() as u64;
-        drop(now);
-        drop(seen_prev);
-        // Record order is kept (x < y as in the candidates): a pair whose records swapped
-        // places is compared afresh, so no comparison's symmetry is assumed.
-        let mapped = |i: usize| -> Option<(u32, u32)> {
-            let (x, y) = (map[prev.a[i] as usize], map[prev.b[i] as usize]);
-            (x != u32::MAX && y != u32::MAX && x < y).then_some((x, y))
-        };
-        let mut offsets = vec![0u64; hashes.len() + 1];
-        for i in 0..prev.a.len() {
-            if let Some((x, _)) = mapped(i) {
-                offsets[x as usize + 1] += 1;
+        drop(at_now);
+        drop(at_prev);
+        let settled: Vec<bool> = before
+            .par_iter()
+            .enumerate()
+            .with_min_len(4096)
+            .map(|(i, &p)| {
+                p != u32::MAX
+                    && now
+                        .iter()
+                        .zip(&prev.baselines)
+                        .map(|(t, b)| drift(t[i], b[p as usize]))
+                        .sum::<f64>()
+                        < MARGIN / 2.0 - SLACK
+            })
+            .collect();
+        let frequency_moved = before
+            .iter()
+            .zip(&settled)
+            .filter(|(p, s)| **p != u32::MAX && !**s)
+            .count() as u64;
+        let baselines: Vec<Vec<f32>> = now
+            .iter()
+            .zip(&prev.baselines)
+            .map(|(t, b)| {
+                (0..hashes.len())
+                    .map(|i| {
+                        if settled[i] {
+                            b[before[i] as usize]
+                        } else {
+                            t[i]
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        // Previous index → tonight's, for settled records only.
+        let mut map = vec![u32::MAX; prev.hashes.len()];
+        for (i, &p) in before.iter().enumerate() {
+            if settled[i] {
+                map[p as usize] = i as u32;
             }
         }
-        for x in 0..hashes.len() {
-            offsets[x + 1] += offsets[x];
-        }
-        let total = offsets[hashes.len()] as usize;
-        let mut partner = vec![0u32; total];
-        let mut gamma = vec![0u64; total];
-        let mut fill: Vec<u64> = offsets[..hashes.len()].to_vec();
-        for i in 0..prev.a.len() {
-            if let Some((x, y)) = mapped(i) {
-                let at = fill[x as usize] as usize;
-                partner[at] = y;
-                gamma[at] = prev.gamma[i];
-                fill[x as usize] += 1;
+        let mut pairs: Fast<u64, (u64, bool)> = Fast::default();
+        for k in 0..prev.a.len() {
+            let (x, y) = (map[prev.a[k] as usize], map[prev.b[k] as usize]);
+            if x != u32::MAX && y != u32::MAX {
+                pairs.insert(pack(x, y), (prev.gamma[k], x < y));
             }
         }
-        drop(fill);
-        // Sort each record's partners (with their vectors), records in parallel.
-        let mut rows: Vec<(&mut [u32], &mut [u64])> = Vec::with_capacity(hashes.len());
-        let (mut ps, mut gs) = (partner.as_mut_slice(), gamma.as_mut_slice());
-        for x in 0..hashes.len() {
-            let len = (offsets[x + 1] - offsets[x]) as usize;
-            let (p, rest_p) = std::mem::take(&mut ps).split_at_mut(len);
-            let (g, rest_g) = std::mem::take(&mut gs).split_at_mut(len);
-            ps = rest_p;
-            gs = rest_g;
-            if len > 1 {
-                rows.push((p, g));
-            }
-        }
-        rows.par_iter_mut().with_min_len(1024).for_each(|(p, g)| {
-            if p.len() <= 32 {
-                // Most records have a handful of partners: insertion sort in place.
-                for k in 1..p.len() {
-                    let (y, v) = (p[k], g[k]);
-                    let mut j = k;
-                    while j > 0 && p[j - 1] > y {
-                        p[j] = p[j - 1];
-                        g[j] = g[j - 1];
-                        j -= 1;
-                    }
-                    p[j] = y;
-                    g[j] = v;
-                }
-                return;
-            }
-            let mut both: Vec<(u32, u64)> = p.iter().copied().zip(g.iter().copied()).collect();
-            both.sort_unstable_by_key(|&(y, _)| y);
-            for (k, (y, v)) in both.into_iter().enumerate() {
-                p[k] = y;
-                g[k] = v;
-            }
-        });
-        drop(rows);
-        Reuse {
-            offsets,
-            partner,
-            gamma,
+        Plan {
+            settled,
+            pairs,
+            capped_before: prev
+                .capped
+                .iter()
+                .map(|k| k.iter().copied().collect())
+                .collect(),
+            baselines,
             records_new_or_changed: changed,
+            records_frequency_moved: frequency_moved,
         }
     }
 
-    /// The cached comparison vector of the pair (`x < y`), if any.
+    /// The fate of candidate pair `(x, y)` (`x < y`) of blocking rule `rule`, in a block
+    /// with key `key`, capped tonight or not.
     #[inline]
-    pub fn get(&self, x: u32, y: u32) -> Option<u64> {
-        let (lo, hi) = (
-            self.offsets[x as usize] as usize,
-            self.offsets[x as usize + 1] as usize,
-        );
-        let row = &self.partner[lo..hi];
-        row.binary_search(&y).ok().map(|k| self.gamma[lo + k])
+    pub fn settle(&self, x: u32, y: u32, rule: usize, key: u64, capped_now: bool) -> Settled {
+        if !(self.settled[x as usize] && self.settled[y as usize]) || capped_now {
+            return Settled::Compare;
+        }
+        if self
+            .capped_before
+            .get(rule)
+            .is_none_or(|k| k.contains(&key))
+        {
+            return Settled::Compare;
+        }
+        match self.pairs.get(&pack(x, y)) {
+            Some(&(g, true)) => Settled::Vector(g),
+            Some(&(_, false)) => Settled::Compare,
+            None => Settled::Below,
+        }
     }
-}
-
-/// Comparison vectors of all candidate pairs: from the cache where both records are
-/// unchanged and the pair was a candidate before, computed otherwise.
-pub fn gammas(
-    comps: &[Comparison],
-    cands: &Candidates,
-    hashes: &[u64],
-    prev: &PairCache,
-) -> (Vec<u64>, IncrementalSummary) {
-    let reuse = Reuse::new(hashes, prev);
-    let (gammas, from_cache): (Vec<u64>, Vec<bool>) = cands
-        .a
-        .par_iter()
-        .zip(cands.b.par_iter())
-        .with_min_len(4096)
-        .map(|(&x, &y)| match reuse.get(x, y) {
-            Some(g) => (g, true),
-            None => (
-                fellegi_sunter::gamma_of(comps, x as usize, y as usize),
-                false,
-            ),
-        })
-        .unzip();
-    let reused = from_cache.par_iter().filter(|&&x| x).count() as u64;
-    let summary = IncrementalSummary {
-        previous_run: None,
-        cache_unused_reason: None,
-        records_new_or_changed: reuse.records_new_or_changed,
-        pairs_reused: reused,
-        pairs_compared: gammas.len() as u64 - reused,
-    };
-    (gammas, summary)
 }
 
 #[cfg(test)]
@@ -430,91 +542,134 @@ mod tests {
     }
 
     #[test]
-    fn reuse_finds_exactly_the_pairs_of_unchanged_records_in_this_runs_order() {
+    fn the_plan_settles_exactly_the_cached_and_uncached_pairs_of_unchanged_records() {
         let mut s = 7u64;
-        let n_prev = 500usize;
-        // Previous run: records with distinct contents, pairs with their vectors.
+        let n_prev = 400usize;
+        // Previous run: records with distinct contents, one frequency each, pairs with
+        // their vectors (x < y).
         let prev_hashes: Vec<u64> = (0..n_prev as u64).map(|i| i * 1000 + 1).collect();
+        let prev_tf: Vec<f32> = (0..n_prev).map(|i| 0.001 * (1 + i % 7) as f32).collect();
         let (mut a, mut b, mut gamma) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..5000 {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..3000 {
             let (x, y) = (next(&mut s) % n_prev as u64, next(&mut s) % n_prev as u64);
-            // Unique pairs, as a cache holds (record 7's are added below).
-            if x < y
-                && x != 7
-                && y != 7
-                && !a
-                    .iter()
-                    .zip(&b)
-                    .any(|(&p, &q)| (p, q) == (x as u32, y as u32))
-            {
+            if x < y && seen.insert((x, y)) {
                 a.push(x as u32);
                 b.push(y as u32);
-                gamma.push(next(&mut s));
-            }
-        }
-        // One record with hundreds of partners (a capped block's), sorted another way.
-        for y in 0..n_prev as u32 {
-            if y != 7 && y % 10 != 3 {
-                a.push(y.min(7));
-                b.push(y.max(7));
-                gamma.push(next(&mut s));
+                gamma.push(next(&mut s) >> 8);
             }
         }
         let prev = PairCache {
             hashes: prev_hashes.clone(),
+            baselines: vec![prev_tf.clone()],
+            capped: vec![vec![5, 9], vec![]],
             a,
             b,
             gamma,
         };
-        // This run: the records shuffled, every 10th changed, a few new, one doubled.
-        let mut now: Vec<u64> = prev_hashes
+        // This run: every 10th record changed, two new, one doubled, one whose value
+        // became twice as frequent (unchanged content, frequency moved 1 bit), then
+        // shuffled; the others' frequencies moved a little.
+        let mut now: Vec<(u64, f32)> = prev_hashes
             .iter()
+            .zip(&prev_tf)
             .enumerate()
-            .map(|(i, &h)| if i % 10 == 3 { h + 7 } else { h })
+            .map(|(i, (&h, &t))| match i {
+                _ if i % 10 == 3 => (h + 7, t),
+                11 => (h, t * 2.0),
+                _ => (h, t * 1.01),
+            })
             .collect();
-        now.extend([9_999_991, 9_999_992]);
-        now.push(prev_hashes[42]);
+        now.extend([(9_999_991, 0.5), (9_999_992, 0.5)]);
+        now.push((prev_hashes[42], prev_tf[42]));
         for i in (1..now.len()).rev() {
             let j = (next(&mut s) % (i as u64 + 1)) as usize;
             now.swap(i, j);
         }
-        // What the cache must offer: for unchanged records seen once in each run, the
-        // previous vector of the pair with the same contents in the same order.
+        let hashes: Vec<u64> = now.iter().map(|x| x.0).collect();
+        let tf: Vec<f32> = now.iter().map(|x| x.1).collect();
+        let plan = Plan::new(&hashes, &[&tf], &prev);
+        assert_eq!(plan.records_new_or_changed, 40 + 2);
+        assert_eq!(plan.records_frequency_moved, 1);
+        // Settled: unchanged, seen once in each run, frequency close to the baseline.
         let count = |v: &[u64], h: u64| v.iter().filter(|&&x| x == h).count();
-        let mut expected: HashMap<(u32, u32), u64> = HashMap::new();
-        for i in 0..prev.a.len() {
-            let (ha, hb) = (
-                prev.hashes[prev.a[i] as usize],
-                prev.hashes[prev.b[i] as usize],
+        let prev_at = |h: u64| prev.hashes.iter().position(|&p| p == h);
+        let settled = |i: usize| {
+            let h = hashes[i];
+            count(&hashes, h) == 1
+                && count(&prev.hashes, h) == 1
+                && (tf[i] / prev_tf[prev_at(h).unwrap()]).log2().abs() < 0.5
+        };
+        let mut by_contents = std::collections::HashMap::new();
+        for k in 0..prev.a.len() {
+            by_contents.insert(
+                (
+                    prev.hashes[prev.a[k] as usize],
+                    prev.hashes[prev.b[k] as usize],
+                ),
+                prev.gamma[k],
             );
-            if count(&now, ha) != 1 || count(&now, hb) != 1 {
-                continue;
-            }
-            let x = now.iter().position(|&h| h == ha).unwrap() as u32;
-            let y = now.iter().position(|&h| h == hb).unwrap() as u32;
-            if x < y {
-                expected.insert((x, y), prev.gamma[i]);
+        }
+        let (mut vectors, mut below, mut compare) = (0, 0, 0);
+        for x in 0..hashes.len() as u32 {
+            // The baseline kept: the previous one where settled, tonight's otherwise.
+            let want = if settled(x as usize) {
+                prev_tf[prev_at(hashes[x as usize]).unwrap()]
+            } else {
+                tf[x as usize]
+            };
+            assert_eq!(plan.baselines[0][x as usize], want);
+            for y in x + 1..hashes.len() as u32 {
+                let (hx, hy) = (hashes[x as usize], hashes[y as usize]);
+                let expected = if !settled(x as usize) || !settled(y as usize) {
+                    Settled::Compare
+                } else if let Some(&g) = by_contents.get(&(hx, hy)) {
+                    Settled::Vector(g)
+                } else if by_contents.contains_key(&(hy, hx)) {
+                    // Cached the other way round: no symmetry is assumed.
+                    Settled::Compare
+                } else {
+                    Settled::Below
+                };
+                assert_eq!(plan.settle(x, y, 1, 77, false), expected, "({x}, {y})");
+                // Capped tonight, or before (rule 0's key 9), or an unknown rule: compared.
+                assert_eq!(plan.settle(x, y, 1, 77, true), Settled::Compare);
+                assert_eq!(plan.settle(x, y, 0, 9, false), Settled::Compare);
+                assert_eq!(plan.settle(x, y, 2, 77, false), Settled::Compare);
+                match expected {
+                    Settled::Vector(_) => vectors += 1,
+                    Settled::Below => below += 1,
+                    Settled::Compare => compare += 1,
+                }
             }
         }
         assert!(
-            expected.len() > 500,
-            "the test reuses many pairs: {}",
-            expected.len()
+            vectors > 400 && below > 1000 && compare > 1000,
+            "{vectors} {below} {compare}"
         );
-        let reuse = Reuse::new(&now, &prev);
-        assert_eq!(reuse.records_new_or_changed, 50 + 2);
-        let n = now.len() as u32;
-        let mut found = 0;
-        for x in 0..n {
-            for y in x + 1..n {
-                assert_eq!(
-                    reuse.get(x, y),
-                    expected.get(&(x, y)).copied(),
-                    "({x}, {y})"
-                );
-                found += reuse.get(x, y).is_some() as usize;
-            }
-        }
-        assert_eq!(found, expected.len());
+    }
+
+    #[test]
+    fn a_cache_reads_back_as_written_and_a_damaged_or_foreign_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.bin");
+        let c = PairCache {
+            hashes: vec![11, 22, 33],
+            baselines: vec![vec![0.5, 0.25, 0.0], vec![0.1, 0.2, 0.3]],
+            capped: vec![vec![], vec![4, 8]],
+            a: vec![0, 1],
+            b: vec![2, 2],
+            gamma: vec![0x12, 0x345],
+        };
+        write(&path, 99, &c).unwrap();
+        assert_eq!(read(&path, 99).unwrap(), c);
+        assert!(read(&path, 98).unwrap_err().contains("changed"));
+        let bytes = std::fs::read(&path).unwrap();
+        let mut damaged = bytes.clone();
+        damaged[30] ^= 1;
+        std::fs::write(&path, &damaged).unwrap();
+        assert!(read(&path, 99).unwrap_err().contains("checksum"));
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert!(read(&path, 99).is_err());
     }
 }

@@ -28,6 +28,8 @@ use super::records::Records;
 use super::spec::LinkMode;
 
 const FLOOR: f64 = 1e-6;
+/// Smallest term frequency a tf adjustment uses.
+pub const TF_FLOOR: f64 = FLOOR;
 
 /// Packs comparison levels (4 bits each).
 #[inline]
@@ -135,12 +137,20 @@ impl Model {
         b: usize,
         g: u64,
     ) -> f64 {
+        self.match_weight_with(table, g, |k| comps[k].tf(a).max(comps[k].tf(b)))
+    }
+
+    /// The match weight of vector `g` where `tf(k)` is the larger term frequency of the
+    /// pair's two values in comparison `k` (the comparison cache weighs cached pairs at
+    /// their records' baseline frequencies).
+    #[inline]
+    pub fn match_weight_with(&self, table: &WeightTable, g: u64, tf: impl Fn(usize) -> f32) -> f64 {
         let mut w = self.prior_weight;
-        for (k, c) in comps.iter().enumerate() {
+        for k in 0..table.w.len() {
             let l = level_at(g, k);
             w += table.w[k][l as usize];
             if l == 0 && table.tf[k] {
-                w += tf_adjustment(&self.comparisons[k], c.tf(a).max(c.tf(b)));
+                w += tf_adjustment(&self.comparisons[k], tf(k));
             }
         }
         w
@@ -173,7 +183,7 @@ fn tf_adjustment(c: &ComparisonModel, tf: f32) -> f64 {
     if tf <= 0.0 {
         return 0.0;
     }
-    (c.u[0] / (tf as f64).max(FLOOR)).log2()
+    (c.u[0] / (tf as f64).max(TF_FLOOR)).log2()
 }
 
 /// Weights per comparison and level in a flat table (null = 0).

@@ -315,8 +315,8 @@ pub fn run(
             None => None,
         };
         let m = match_entity(cfg, e, run.path(), prior, strict, incremental, decisions)?;
-        if m.summary.incremental.is_some() {
-            run.record(&cache::file_name(&e.name), Some(m.summary.candidate_pairs))?;
+        if let Some(inc) = &m.summary.incremental {
+            run.record(&cache::file_name(&e.name), Some(inc.pairs_cached))?;
         }
         tracing::info!(
             entity = %e.name,
@@ -391,7 +391,26 @@ fn match_entity(
         &sort_key,
     );
     lap("block", &mut t);
-    let (compared, inc_summary) = match incremental {
+    let mut unfit: Option<String> = None;
+    // A given model is checked before the pairs are compared: with the previous night's
+    // model, an incremental run compares only the pairs its cache cannot settle.
+    let prior = match prior.map(|m| m.check_compatible(&comps).map(|_| m)) {
+        Some(Err(msg)) if strict_model => {
+            return Err(Error::Usage(format!("--model: entity {}: {msg}", e.name)));
+        }
+        Some(Err(msg)) => {
+            tracing::warn!(entity = %e.name, reason = %msg, "incremental: the previous model does not fit the config; training one");
+            unfit = Some(format!(
+                "the previous model does not fit the comparison settings ({msg})"
+            ));
+            None
+        }
+        Some(Ok(m)) => Some(m),
+        None => None,
+    };
+    let match_w = logit2(e.match_probability);
+    let review_w = logit2(e.review_probability);
+    let (compared, mut inc) = match incremental {
         None => (
             compare_pairs(&blocking, STORED_GAMMAS_MAX, &|_, _, x, y| {
                 fellegi_sunter::gamma_of(&comps, x as usize, y as usize)
@@ -399,24 +418,21 @@ fn match_entity(
             None,
         ),
         Some(inc) => {
-            let (c, s) = incremental_gammas(e, run_dir, inc, &records, &comps, &blocking)?;
+            let (c, s) = incremental_compare(
+                e,
+                inc,
+                &records,
+                &comps,
+                &blocking,
+                prior.as_ref().ok_or(unfit.as_deref()),
+                review_w,
+            );
             (c, Some(s))
         }
     };
     let reports = blocking.reports(&compared.chunk_pairs);
     let candidate_pairs: u64 = compared.chunk_pairs.iter().sum();
     lap("compare", &mut t);
-    let prior = match prior.map(|m| m.check_compatible(&comps).map(|_| m)) {
-        Some(Err(msg)) if strict_model => {
-            return Err(Error::Usage(format!("--model: entity {}: {msg}", e.name)));
-        }
-        Some(Err(msg)) => {
-            tracing::warn!(entity = %e.name, reason = %msg, "incremental: the previous model does not fit the config; training one");
-            None
-        }
-        Some(Ok(m)) => Some(m),
-        None => None,
-    };
     let model = match prior {
         Some(m) => {
             let mut m = m;
@@ -477,17 +493,32 @@ fn match_entity(
     };
     lap("train", &mut t);
     let table = WeightTable::new(&model);
-    let match_w = logit2(e.match_probability);
-    let review_w = logit2(e.review_probability);
     let weight =
         |x: u32, y: u32, g: u64| model.match_weight(&table, &comps, x as usize, y as usize, g);
+    // Incremental: the comparisons' slots in the baselines, and each pair's weight at its
+    // records' baselines (what decides whether the next night's cache keeps it).
+    let slots: Vec<Option<usize>> = match &inc {
+        Some(s) => (0..comps.len())
+            .map(|k| s.tf_comparisons.iter().position(|&t| t == k))
+            .collect(),
+        None => Vec::new(),
+    };
+    let base_weight = |x: u32, y: u32, g: u64| {
+        let base = &inc.as_ref().expect("incremental").baselines;
+        model.match_weight_with(&table, g, |k| match slots[k] {
+            Some(t) => base[t][x as usize].max(base[t][y as usize]),
+            None => 0.0,
+        })
+    };
     // Pass 2: the pairs at or above the review threshold (all that is kept of the
-    // candidates).
-    let kept: Vec<Vec<PairOut>> = (0..blocking.chunks())
+    // candidates) and, incrementally, the pairs the next night's cache keeps.
+    type Pass2 = (Vec<PairOut>, Vec<(u32, u32, u64)>);
+    let kept: Vec<Pass2> = (0..blocking.chunks())
         .into_par_iter()
         .map(|c| {
             let rule = blocking.chunk_rule(c);
             let mut out = Vec::new();
+            let mut cached = Vec::new();
             compared.for_each(&blocking, &comps, c, |x, y, g| {
                 let w = weight(x, y, g);
                 if w >= review_w {
@@ -500,15 +531,25 @@ fn match_entity(
                         gamma: g,
                     });
                 }
+                if inc.is_some() && base_weight(x, y, g) >= review_w - cache::MARGIN {
+                    cached.push((x, y, g));
+                }
             });
-            out
+            (out, cached)
         })
         .collect();
-    let mut pairs: Vec<PairOut> = Vec::with_capacity(kept.iter().map(Vec::len).sum());
-    for v in kept {
+    let mut pairs: Vec<PairOut> = Vec::with_capacity(kept.iter().map(|k| k.0.len()).sum());
+    let mut to_cache: Vec<(u32, u32, u64)> = Vec::new();
+    for (v, c) in kept {
         pairs.extend(v);
+        to_cache.extend(c);
     }
     lap("score", &mut t);
+    if let Some(state) = inc.as_mut() {
+        write_cache(e, run_dir, state, &blocking, &model, review_w, to_cache)?;
+        lap("cache_write", &mut t);
+    }
+    let inc_summary = inc.map(|s| s.summary);
 
     // Records with a match edge.
     let n = records.len();
@@ -772,15 +813,29 @@ impl Compared {
         out
     }
 
-    /// Calls `f(a, b, gamma)` for every pair of a chunk.
+    /// Calls `f(a, b, gamma)` for every pair of a chunk, except those an incremental
+    /// run's cache settled below the review weight.
     fn for_each(
         &self,
         blocking: &block::Blocking,
         comps: &[Comparison],
         chunk: usize,
-        f: impl FnMut(u32, u32, u64),
+        mut f: impl FnMut(u32, u32, u64),
     ) {
-        self.for_each_where(blocking, comps, chunk, &|_, _| true, f)
+        match &self.gammas {
+            Some(g) => {
+                let g = &g[chunk];
+                let mut i = 0;
+                blocking.for_each_pair(chunk, |x, y| {
+                    let v = g.get(i);
+                    if v != cache::BELOW {
+                        f(x, y, v);
+                    }
+                    i += 1;
+                });
+            }
+            None => self.for_each_where(blocking, comps, chunk, &|_, _| true, f),
+        }
     }
 
     /// Calls `f(a, b, gamma)` for the pairs of a chunk that pass `keep` (checked before
@@ -799,7 +854,12 @@ impl Compared {
                 let mut i = 0;
                 blocking.for_each_pair(chunk, |x, y| {
                     if keep(x, y) {
-                        f(x, y, g.get(i));
+                        // A pair the cache settled below review is compared when asked.
+                        let v = match g.get(i) {
+                            cache::BELOW => fellegi_sunter::gamma_of(comps, x as usize, y as usize),
+                            v => v,
+                        };
+                        f(x, y, v);
                     }
                     i += 1;
                 });
@@ -912,74 +972,179 @@ fn components(n: usize, edges: impl Iterator<Item = (u32, u32)>) -> Vec<u32> {
     parent
 }
 
-/// Comparison vectors for an incremental run: reused from the previous run's cache where
-/// possible; the cache for the next run is written either way (every pair's vector is
-/// kept in this mode).
-fn incremental_gammas(
+/// An incremental run's comparison state: tonight's record hashes, the baselines its
+/// cache keeps, and what it reports.
+struct IncrementalState {
+    hashes: Vec<u64>,
+    /// The comparisons with term frequencies (indices), and per such comparison, per
+    /// record, the baseline frequency (see [`cache`]).
+    tf_comparisons: Vec<usize>,
+    baselines: Vec<Vec<f32>>,
+    summary: cache::IncrementalSummary,
+}
+
+/// Pass 1 of an incremental run: the previous night's cache settles what it can, every
+/// other pair is compared (all of them when no cache fits, or no model is given yet).
+fn incremental_compare(
     e: &EntityConfig,
-    run_dir: &Path,
     inc: &Incremental,
     records: &Records,
     comps: &[Comparison],
     blocking: &block::Blocking,
-) -> Result<(Compared, cache::IncrementalSummary)> {
+    prior: std::result::Result<&Model, Option<&str>>,
+    review_w: f64,
+) -> (Compared, IncrementalState) {
     let mut phase = crate::util::Phases::new("match", &e.name);
-    let fp = cache::fingerprint(e);
     let hashes = cache::record_hashes(records);
-    let rel = cache::file_name(&e.name);
+    let tf_comparisons: Vec<usize> = (0..comps.len())
+        .filter(|&k| comps[k].spec.tf_adjust)
+        .collect();
+    let now: Vec<Vec<f32>> = tf_comparisons
+        .iter()
+        .map(|&k| (0..records.len()).map(|i| comps[k].tf(i)).collect())
+        .collect();
     phase.lap("cache_hash_records");
-    let prev = match &inc.previous {
-        None => Err(("none".to_string(), "no previous run".to_string())),
-        Some((dir, date)) => cache::read(&dir.join(&rel), fp).map_err(|r| (date.clone(), r)),
+    let prev = match (&inc.previous, prior) {
+        (None, _) => Err(("none".to_string(), "no previous run".to_string())),
+        (Some((_, date)), Err(why)) => {
+            Err((date.clone(), why.unwrap_or("no model to reuse").to_string()))
+        }
+        (Some((_, date)), Ok(_)) if comps.len() >= 16 => Err((
+            date.clone(),
+            "16 comparisons or more are always compared".to_string(),
+        )),
+        (Some((dir, date)), Ok(model)) => cache::read(
+            &dir.join(cache::file_name(&e.name)),
+            cache::fingerprint(e, model, review_w),
+        )
+        .map_err(|r| (date.clone(), r)),
     };
     phase.lap("cache_read");
-    let (cands, chunk_pairs) = blocking.materialize();
-    phase.lap("cache_list_pairs");
-    let (gammas, summary) = match prev {
+    match prev {
         Ok(p) => {
-            let (g, mut s) = cache::gammas(comps, &cands, &hashes, &p);
-            s.previous_run = inc.previous.as_ref().map(|x| x.1.clone());
+            let refs: Vec<&[f32]> = now.iter().map(Vec::as_slice).collect();
+            let plan = cache::Plan::new(&hashes, &refs, &p);
+            drop(p);
+            phase.lap("cache_plan");
+            use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+            let compared_pairs = AtomicU64::new(0);
+            let compared = compare_pairs_settled(blocking, &|r, x, y| {
+                let settled =
+                    plan.settle(x, y, r, blocking.key(r, x), blocking.in_capped_block(r, x));
+                match settled {
+                    cache::Settled::Vector(g) => g,
+                    cache::Settled::Below => cache::BELOW,
+                    cache::Settled::Compare => {
+                        compared_pairs.fetch_add(1, Relaxed);
+                        fellegi_sunter::gamma_of(comps, x as usize, y as usize)
+                    }
+                }
+            });
+            phase.lap("cache_settle_or_compare");
+            let total: u64 = compared.chunk_pairs.iter().sum();
+            let compared_pairs = compared_pairs.into_inner();
+            let summary = cache::IncrementalSummary {
+                previous_run: inc.previous.as_ref().map(|x| x.1.clone()),
+                cache_unused_reason: None,
+                records_new_or_changed: plan.records_new_or_changed,
+                records_frequency_moved: plan.records_frequency_moved,
+                pairs_reused: total - compared_pairs,
+                pairs_compared: compared_pairs,
+                pairs_cached: 0,
+            };
             tracing::info!(
                 entity = %e.name,
-                previous_run = s.previous_run.as_deref().unwrap_or(""),
-                records_new_or_changed = s.records_new_or_changed,
-                pairs_reused = s.pairs_reused,
-                pairs_compared = s.pairs_compared,
+                previous_run = summary.previous_run.as_deref().unwrap_or(""),
+                records_new_or_changed = summary.records_new_or_changed,
+                records_frequency_moved = summary.records_frequency_moved,
+                pairs_reused = summary.pairs_reused,
+                pairs_compared = summary.pairs_compared,
                 "incremental: comparison cache used"
             );
-            (g, s)
+            let state = IncrementalState {
+                hashes,
+                tf_comparisons,
+                baselines: plan.baselines,
+                summary,
+            };
+            (compared, state)
         }
         Err((date, reason)) => {
             tracing::warn!(entity = %e.name, previous_run = %date, reason = %reason, "incremental: comparison cache not used; comparing every pair");
-            let g = fellegi_sunter::gammas(comps, &cands.a, &cands.b);
-            let s = cache::IncrementalSummary {
+            let compared = compare_pairs(blocking, STORED_GAMMAS_MAX, &|_, _, x, y| {
+                fellegi_sunter::gamma_of(comps, x as usize, y as usize)
+            });
+            phase.lap("cache_settle_or_compare");
+            let summary = cache::IncrementalSummary {
                 previous_run: None,
                 cache_unused_reason: Some(reason),
                 records_new_or_changed: records.len() as u64,
+                records_frequency_moved: 0,
                 pairs_reused: 0,
-                pairs_compared: g.len() as u64,
+                pairs_compared: compared.chunk_pairs.iter().sum(),
+                pairs_cached: 0,
             };
-            (g, s)
+            let state = IncrementalState {
+                hashes,
+                tf_comparisons,
+                baselines: now,
+                summary,
+            };
+            (compared, state)
         }
-    };
-    phase.lap("cache_reuse_or_compare");
-    let path = run_dir.join(&rel);
+    }
+}
+
+/// Writes tonight's comparison cache: the pairs whose weight at their records'
+/// baselines is within [`cache::MARGIN`] of the review weight or above.
+fn write_cache(
+    e: &EntityConfig,
+    run_dir: &Path,
+    state: &mut IncrementalState,
+    blocking: &block::Blocking,
+    model: &Model,
+    review_w: f64,
+    pairs: Vec<(u32, u32, u64)>,
+) -> Result<()> {
+    let path = run_dir.join(cache::file_name(&e.name));
     if let Some(parent) = path.parent() {
         crate::output::create_dir_all(parent)?;
     }
-    cache::write(&path, fp, &hashes, &cands, &gammas)?;
-    drop(cands);
-    phase.lap("cache_write");
-    // Offsets of the chunks in the materialised order.
-    let mut offsets = Vec::with_capacity(chunk_pairs.len());
-    let mut at = 0usize;
-    for &n in &chunk_pairs {
-        offsets.push(at);
-        at += n as usize;
+    state.summary.pairs_cached = pairs.len() as u64;
+    let c = cache::PairCache {
+        hashes: std::mem::take(&mut state.hashes),
+        baselines: std::mem::take(&mut state.baselines),
+        capped: (0..blocking.rules())
+            .map(|r| blocking.capped_keys(r))
+            .collect(),
+        a: pairs.iter().map(|p| p.0).collect(),
+        b: pairs.iter().map(|p| p.1).collect(),
+        gamma: pairs.iter().map(|p| p.2).collect(),
+    };
+    cache::write(&path, cache::fingerprint(e, model, review_w), &c)
+}
+
+/// Pass 1 with a cache: every pair's vector or [`cache::BELOW`] (`gamma(rule, a, b)`),
+/// kept per chunk; no pattern counts (the model is given).
+fn compare_pairs_settled(
+    blocking: &block::Blocking,
+    gamma: &(dyn Fn(usize, u32, u32) -> u64 + Sync),
+) -> Compared {
+    let per: Vec<(u64, ChunkGammas)> = (0..blocking.chunks())
+        .into_par_iter()
+        .map(|c| {
+            let r = blocking.chunk_rule(c) as usize;
+            let mut all = Vec::new();
+            blocking.for_each_pair(c, |x, y| all.push(gamma(r, x, y)));
+            (all.len() as u64, ChunkGammas::code(&all))
+        })
+        .collect();
+    let (chunk_pairs, gammas) = per.into_iter().unzip();
+    Compared {
+        chunk_pairs,
+        counts: Vec::new(),
+        gammas: Some(gammas),
     }
-    let compared = compare_pairs(blocking, usize::MAX, &|c, i, _, _| gammas[offsets[c] + i]);
-    phase.lap("cache_code_vectors");
-    Ok((compared, summary))
 }
 
 /// Weight at which the probability equals `p`.
