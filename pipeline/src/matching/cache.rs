@@ -414,36 +414,35 @@ impl Plan {
             prev.baselines.len(),
             "same comparisons (fingerprint)"
         );
-        // Previous record index → this run's, for record contents seen exactly once in
-        // each (a record exported twice is compared afresh).
-        let mut at_now: Fast<u64, u32> =
-            Fast::with_capacity_and_hasher(hashes.len(), Default::default());
-        let mut dup_now: Fast<u64, ()> = Fast::default();
-        for (i, &h) in hashes.iter().enumerate() {
-            if at_now.insert(h, i as u32).is_some() {
-                dup_now.insert(h, ());
+        // This run's record → the previous one, for record contents seen exactly once in
+        // each (a record exported twice is compared afresh): both runs' (hash, index)
+        // sorted, then merged.
+        let sorted = |h: &[u64]| {
+            let mut v: Vec<(u64, u32)> =
+                h.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+            v.par_sort_unstable();
+            v
+        };
+        let (now_s, prev_s) = (sorted(hashes), sorted(&prev.hashes));
+        let mut before = vec![u32::MAX; hashes.len()];
+        let mut changed = 0u64;
+        let (mut i, mut j) = (0, 0);
+        while i < now_s.len() {
+            let h = now_s[i].0;
+            let i_end = i + now_s[i..].iter().take_while(|x| x.0 == h).count();
+            while j < prev_s.len() && prev_s[j].0 < h {
+                j += 1;
             }
-        }
-        let mut at_prev: Fast<u64, u32> =
-            Fast::with_capacity_and_hasher(prev.hashes.len(), Default::default());
-        let mut dup_prev: Fast<u64, ()> = Fast::default();
-        for (i, &h) in prev.hashes.iter().enumerate() {
-            if at_prev.insert(h, i as u32).is_some() {
-                dup_prev.insert(h, ());
+            let j_end = j + prev_s[j..].iter().take_while(|x| x.0 == h).count();
+            match (i_end - i, j_end - j) {
+                (n, 0) => changed += n as u64,
+                (1, 1) => before[now_s[i].1 as usize] = prev_s[j].1,
+                _ => {}
             }
+            (i, j) = (i_end, j_end);
         }
-        let changed = hashes.iter().filter(|h| !at_prev.contains_key(h)).count() as u64;
-        // This run's record → the previous one, where unchanged and unique in both.
-        let before: Vec<u32> = hashes
-            .par_iter()
-            .with_min_len(4096)
-            .map(|h| match at_prev.get(h) {
-                Some(&p) if !dup_now.contains_key(h) && !dup_prev.contains_key(h) => p,
-                _ => u32::MAX,
-            })
-            .collect();
-        drop(at_now);
-        drop(at_prev);
+        drop(now_s);
+        drop(prev_s);
         let settled: Vec<bool> = before
             .par_iter()
             .enumerate()

@@ -1605,6 +1605,50 @@ mod tests {
     }
 
     #[test]
+    fn settled_pairs_are_skipped_when_scoring_and_compared_when_the_guard_asks() {
+        let (records, comps) = setup();
+        let rules = [BlockingRule {
+            name: None,
+            keys: vec!["prefix(name, 2)".into()],
+        }];
+        let names = vec!["prefix".to_string()];
+        let sk = |i: usize| records.field("name").unwrap().get(i).unwrap_or("");
+        let blocking =
+            block::Blocking::build(&rules, &names, &records, LinkMode::Both, 100, 10, &sk);
+        // Pairs touching an even record are settled below review, the rest cached.
+        let settled = compare_pairs_settled(&blocking, &|r, x, y| {
+            assert_eq!(r, 0);
+            if x % 2 == 0 || y % 2 == 0 {
+                cache::BELOW
+            } else {
+                fellegi_sunter::gamma_of(&comps, x as usize, y as usize)
+            }
+        });
+        let full = compare_pairs(&blocking, usize::MAX, &|_, _, x, y| {
+            fellegi_sunter::gamma_of(&comps, x as usize, y as usize)
+        });
+        assert_eq!(settled.chunk_pairs, full.chunk_pairs);
+        let (mut scored, mut guarded, mut all) = (Vec::new(), Vec::new(), Vec::new());
+        for chunk in 0..blocking.chunks() {
+            settled.for_each(&blocking, &comps, chunk, |x, y, g| scored.push((x, y, g)));
+            settled.for_each_where(&blocking, &comps, chunk, &|_, _| true, |x, y, g| {
+                guarded.push((x, y, g))
+            });
+            full.for_each(&blocking, &comps, chunk, |x, y, g| all.push((x, y, g)));
+        }
+        // Scoring sees the cached pairs only; the guard sees every pair, with its own
+        // vector.
+        let odd: Vec<_> = all
+            .iter()
+            .copied()
+            .filter(|&(x, y, _)| x % 2 == 1 && y % 2 == 1)
+            .collect();
+        assert!(!odd.is_empty() && odd.len() < all.len());
+        assert_eq!(scored, odd);
+        assert_eq!(guarded, all);
+    }
+
+    #[test]
     fn components_join_through_every_edge() {
         let c = components(6, [(4, 1), (1, 2), (5, 3)].into_iter());
         assert_eq!(c[1], c[2]);
