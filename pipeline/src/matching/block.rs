@@ -148,6 +148,23 @@ pub fn key_part(f: KeyFunction, raw: &str) -> Option<String> {
 
 /// Key hash of every record under a rule (0: no key).
 pub fn key_hashes(rule: &BlockingRule, records: &Records) -> Vec<u64> {
+    key_hashes_reusing(rule, records, None)
+}
+
+/// Keys reused from an earlier run: `before[i]` is record `i`'s index in that run
+/// (`u32::MAX`: none, or changed) and `keys[j]` the key of that run's record `j`.
+#[derive(Clone, Copy)]
+pub struct KnownKeys<'k> {
+    pub before: &'k [u32],
+    pub keys: &'k [u64],
+}
+
+/// [`key_hashes`], taking the key of a record whose content is unchanged from `known`.
+pub fn key_hashes_reusing(
+    rule: &BlockingRule,
+    records: &Records,
+    known: Option<KnownKeys>,
+) -> Vec<u64> {
     let exprs: Vec<KeyExpr> = rule
         .keys
         .iter()
@@ -157,6 +174,12 @@ pub fn key_hashes(rule: &BlockingRule, records: &Records) -> Vec<u64> {
     (0..records.len())
         .into_par_iter()
         .map(|i| {
+            if let Some(k) = known
+                && let Some(&j) = k.before.get(i)
+                && j != u32::MAX
+            {
+                return k.keys[j as usize];
+            }
             let mut key = String::new();
             for (e, col) in exprs.iter().zip(&cols) {
                 let Some(raw) = col.and_then(|c| c.get(i)) else {
@@ -236,6 +259,24 @@ impl<'r> Blocking<'r> {
         window: usize,
         sort_key: &(dyn Fn(usize) -> &'a str + Sync),
     ) -> Blocking<'r> {
+        Self::build_reusing(
+            rules, names, records, mode, max_block, window, sort_key, None,
+        )
+    }
+
+    /// [`Blocking::build`], with the keys of unchanged records taken from an earlier
+    /// run: `known` gives the record mapping and that run's keys per rule.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build_reusing<'a>(
+        rules: &[BlockingRule],
+        names: &[String],
+        records: &'r Records,
+        mode: LinkMode,
+        max_block: usize,
+        window: usize,
+        sort_key: &(dyn Fn(usize) -> &'a str + Sync),
+        known: Option<(&[u32], &[Vec<u64>])>,
+    ) -> Blocking<'r> {
         let n = records.len();
         assert!(rules.len() <= 32, "at most 32 blocking rules (validated)");
         let mut out = Blocking {
@@ -247,7 +288,9 @@ impl<'r> Blocking<'r> {
             reports: Vec::new(),
         };
         for (r, rule) in rules.iter().enumerate() {
-            let keys = key_hashes(rule, records);
+            let reuse =
+                known.and_then(|(before, keys)| keys.get(r).map(|keys| KnownKeys { before, keys }));
+            let keys = key_hashes_reusing(rule, records, reuse);
             let mut order: Vec<u32> = (0..n as u32).filter(|&i| keys[i as usize] != 0).collect();
             order.par_sort_unstable_by_key(|&i| (keys[i as usize], i));
             let mut bounds = Vec::new();
@@ -457,6 +500,11 @@ impl<'r> Blocking<'r> {
         self.rules[r].keys[x as usize]
     }
 
+    /// Every record's key hash under rule `r`.
+    pub fn keys(&self, r: usize) -> &[u64] {
+        &self.rules[r].keys
+    }
+
     /// Whether record `x`'s block under rule `r` is capped.
     #[inline]
     pub fn in_capped_block(&self, r: usize, x: u32) -> bool {
@@ -619,6 +667,61 @@ mod tests {
         assert_eq!(rep[0].pairs, 1);
         assert_eq!(rep[1].pairs, 2);
         assert_eq!(rep[1].records_with_key, 4, "the empty name has no key");
+    }
+
+    #[test]
+    fn known_keys_are_taken_for_paired_records_and_computed_for_the_rest() {
+        let rec = records(&[
+            ("acme", 0),
+            ("acme", 1),
+            ("beta", 0),
+            ("beta", 1),
+            ("gamma", 0),
+        ]);
+        let rules = [rule(&["exact(name)"]), rule(&["prefix(name, 1)"])];
+        let names = vec!["exact".to_string(), "prefix".to_string()];
+        let sk = |i: usize| rec.field("name").unwrap().get(i).unwrap_or("");
+        let fresh = Blocking::build(&rules, &names, &rec, LinkMode::Both, 100, 10, &sk);
+        let all = |b: &Blocking| {
+            let (c, counts) = b.materialize();
+            (pairs(&c), counts)
+        };
+        // The earlier run's keys, for every record: the same blocking.
+        let keys: Vec<Vec<u64>> = (0..2).map(|r| fresh.keys(r).to_vec()).collect();
+        let identity: Vec<u32> = (0..5).collect();
+        let reused = Blocking::build_reusing(
+            &rules,
+            &names,
+            &rec,
+            LinkMode::Both,
+            100,
+            10,
+            &sk,
+            Some((&identity, &keys)),
+        );
+        assert_eq!(all(&reused), all(&fresh));
+        // Records 0 and 2 paired with an earlier run whose keys put them together; the
+        // others unpaired, their keys computed.
+        let before = vec![1, u32::MAX, 0, u32::MAX, u32::MAX];
+        let earlier = vec![vec![77, 77], vec![88, 88]];
+        let b = Blocking::build_reusing(
+            &rules,
+            &names,
+            &rec,
+            LinkMode::Both,
+            100,
+            10,
+            &sk,
+            Some((&before, &earlier)),
+        );
+        for (r, keys) in earlier.iter().enumerate() {
+            assert_eq!(b.key(r, 0), keys[1]);
+            assert_eq!(b.key(r, 2), keys[0]);
+            for i in [1, 3, 4] {
+                assert_eq!(b.key(r, i), fresh.key(r, i));
+            }
+        }
+        assert_eq!(all(&b).0, vec![(0, 2, 0)]);
     }
 
     #[test]

@@ -184,6 +184,8 @@ pub struct PairCache {
     pub baselines: Vec<Vec<f32>>,
     /// Per blocking rule, the sorted keys of its capped blocks.
     pub capped: Vec<Vec<u64>>,
+    /// Per blocking rule, per record: its key hash (reused for unchanged records).
+    pub keys: Vec<Vec<u64>>,
     pub a: Vec<u32>,
     pub b: Vec<u32>,
     pub gamma: Vec<u64>,
@@ -211,6 +213,11 @@ pub fn write(path: &Path, fingerprint: u64, c: &PairCache) -> Result<()> {
     w.put(&len(c.capped.len())).map_err(io)?;
     for k in &c.capped {
         w.put(&len(k.len())).map_err(io)?;
+        w.put_le(k, u64::to_le_bytes).map_err(io)?;
+    }
+    w.put(&len(c.keys.len())).map_err(io)?;
+    for k in &c.keys {
+        debug_assert_eq!(k.len(), c.hashes.len());
         w.put_le(k, u64::to_le_bytes).map_err(io)?;
     }
     w.put(&len(c.a.len())).map_err(io)?;
@@ -313,6 +320,11 @@ pub fn read(path: &Path, fingerprint: u64) -> std::result::Result<PairCache, Str
         let k = c.count("capped block count")?;
         capped.push(from_le(c.take(k, 8, "capped blocks")?, u64::from_le_bytes));
     }
+    let key_rules = c.count("key rule count")?;
+    let mut keys = Vec::new();
+    for _ in 0..key_rules {
+        keys.push(from_le(c.take(n, 8, "keys")?, u64::from_le_bytes));
+    }
     let p = c.count("pair count")?;
     let a = from_le(c.take(p, 4, "pairs")?, u32::from_le_bytes);
     let b = from_le(c.take(p, 4, "pairs")?, u32::from_le_bytes);
@@ -327,6 +339,7 @@ pub fn read(path: &Path, fingerprint: u64) -> std::result::Result<PairCache, Str
         hashes,
         baselines,
         capped,
+        keys,
         a,
         b,
         gamma,
@@ -373,6 +386,48 @@ fn drift(now: f32, base: f32) -> f64 {
     }
 }
 
+/// This run's records paired with the previous run's by content hash.
+pub struct Paired {
+    /// Per record of this run: its index in the previous run, where its content is
+    /// unchanged and seen exactly once in each run (a record exported twice is
+    /// compared afresh); `u32::MAX` otherwise.
+    pub before: Vec<u32>,
+    /// Records whose content hash the previous run did not have.
+    pub records_new_or_changed: u64,
+}
+
+/// Pairs this run's records with the previous run's: both runs' (hash, index) sorted,
+/// then merged.
+pub fn pair_records(hashes: &[u64], prev: &[u64]) -> Paired {
+    let sorted = |h: &[u64]| {
+        let mut v: Vec<(u64, u32)> = h.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+        v.par_sort_unstable();
+        v
+    };
+    let (now_s, prev_s) = (sorted(hashes), sorted(prev));
+    let mut before = vec![u32::MAX; hashes.len()];
+    let mut changed = 0u64;
+    let (mut i, mut j) = (0, 0);
+    while i < now_s.len() {
+        let h = now_s[i].0;
+        let i_end = i + now_s[i..].iter().take_while(|x| x.0 == h).count();
+        while j < prev_s.len() && prev_s[j].0 < h {
+            j += 1;
+        }
+        let j_end = j + prev_s[j..].iter().take_while(|x| x.0 == h).count();
+        match (i_end - i, j_end - j) {
+            (n, 0) => changed += n as u64,
+            (1, 1) => before[now_s[i].1 as usize] = prev_s[j].1,
+            _ => {}
+        }
+        (i, j) = (i_end, j_end);
+    }
+    Paired {
+        before,
+        records_new_or_changed: changed,
+    }
+}
+
 /// What the previous night's cache settles tonight.
 pub struct Plan {
     /// Per record of this run: unchanged, with frequencies close to its baseline.
@@ -407,42 +462,15 @@ fn pack(x: u32, y: u32) -> u64 {
 
 impl Plan {
     /// `now[t][i]`: tonight's frequency of record `i` in the `t`-th comparison with
-    /// term frequencies (the cache's order).
-    pub fn new(hashes: &[u64], now: &[&[f32]], prev: &PairCache) -> Plan {
+    /// term frequencies (the cache's order); `paired` from [`pair_records`].
+    pub fn new(paired: &Paired, now: &[&[f32]], prev: &PairCache) -> Plan {
         assert_eq!(
             now.len(),
             prev.baselines.len(),
             "same comparisons (fingerprint)"
         );
-        // This run's record → the previous one, for record contents seen exactly once in
-        // each (a record exported twice is compared afresh): both runs' (hash, index)
-        // sorted, then merged.
-        let sorted = |h: &[u64]| {
-            let mut v: Vec<(u64, u32)> =
-                h.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
-            v.par_sort_unstable();
-            v
-        };
-        let (now_s, prev_s) = (sorted(hashes), sorted(&prev.hashes));
-        let mut before = vec![u32::MAX; hashes.len()];
-        let mut changed = 0u64;
-        let (mut i, mut j) = (0, 0);
-        while i < now_s.len() {
-            let h = now_s[i].0;
-            let i_end = i + now_s[i..].iter().take_while(|x| x.0 == h).count();
-            while j < prev_s.len() && prev_s[j].0 < h {
-                j += 1;
-            }
-            let j_end = j + prev_s[j..].iter().take_while(|x| x.0 == h).count();
-            match (i_end - i, j_end - j) {
-                (n, 0) => changed += n as u64,
-                (1, 1) => before[now_s[i].1 as usize] = prev_s[j].1,
-                _ => {}
-            }
-            (i, j) = (i_end, j_end);
-        }
-        drop(now_s);
-        drop(prev_s);
+        let before = &paired.before;
+        let changed = paired.records_new_or_changed;
         let settled: Vec<bool> = before
             .par_iter()
             .enumerate()
@@ -466,7 +494,7 @@ impl Plan {
             .iter()
             .zip(&prev.baselines)
             .map(|(t, b)| {
-                (0..hashes.len())
+                (0..before.len())
                     .map(|i| {
                         if settled[i] {
                             b[before[i] as usize]
@@ -562,6 +590,7 @@ mod tests {
             hashes: prev_hashes.clone(),
             baselines: vec![prev_tf.clone()],
             capped: vec![vec![5, 9], vec![]],
+            keys: vec![],
             a,
             b,
             gamma,
@@ -587,7 +616,7 @@ mod tests {
         }
         let hashes: Vec<u64> = now.iter().map(|x| x.0).collect();
         let tf: Vec<f32> = now.iter().map(|x| x.1).collect();
-        let plan = Plan::new(&hashes, &[&tf], &prev);
+        let plan = Plan::new(&pair_records(&hashes, &prev.hashes), &[&tf], &prev);
         assert_eq!(plan.records_new_or_changed, 40 + 2);
         assert_eq!(plan.records_frequency_moved, 1);
         // Settled: unchanged, seen once in each run, frequency close to the baseline.
@@ -656,6 +685,7 @@ mod tests {
             hashes: vec![11, 22, 33],
             baselines: vec![vec![0.5, 0.25, 0.0], vec![0.1, 0.2, 0.3]],
             capped: vec![vec![], vec![4, 8]],
+            keys: vec![vec![1, 2, 3], vec![0, 0, 7]],
             a: vec![0, 1],
             b: vec![2, 2],
             gamma: vec![0x12, 0x345],

@@ -374,23 +374,6 @@ fn match_entity(
         .map(|c| Comparison::prepare(c, &records, &e.country_field))
         .collect();
     lap("standardise", &mut t);
-    let names: Vec<String> = e
-        .blocking
-        .iter()
-        .map(|b| b.name.clone().unwrap_or_else(|| b.keys.join(" & ")))
-        .collect();
-    let first = &comps[0];
-    let sort_key = |i: usize| first.value(i).unwrap_or("");
-    let blocking = block::Blocking::build(
-        &e.blocking,
-        &names,
-        &records,
-        e.link,
-        e.max_block_size,
-        e.block_window,
-        &sort_key,
-    );
-    lap("block", &mut t);
     let mut unfit: Option<String> = None;
     // A given model is checked before the pairs are compared: with the previous night's
     // model, an incremental run compares only the pairs its cache cannot settle.
@@ -410,23 +393,50 @@ fn match_entity(
     };
     let match_w = logit2(e.match_probability);
     let review_w = logit2(e.review_probability);
-    let (compared, mut inc) = match incremental {
+    // Incremental: the previous night's cache is read before blocking, whose keys it
+    // gives for the unchanged records.
+    let prepared = incremental.map(|inc| {
+        incremental_prepare(
+            e,
+            inc,
+            &records,
+            &comps,
+            prior.as_ref().ok_or(unfit.as_deref()),
+            review_w,
+        )
+    });
+    lap("cache_read", &mut t);
+    let known = prepared
+        .as_ref()
+        .and_then(|p| p.previous.as_ref().ok())
+        .map(|p| (p.paired.before.as_slice(), p.cache.keys.as_slice()));
+    let names: Vec<String> = e
+        .blocking
+        .iter()
+        .map(|b| b.name.clone().unwrap_or_else(|| b.keys.join(" & ")))
+        .collect();
+    let first = &comps[0];
+    let sort_key = |i: usize| first.value(i).unwrap_or("");
+    let blocking = block::Blocking::build_reusing(
+        &e.blocking,
+        &names,
+        &records,
+        e.link,
+        e.max_block_size,
+        e.block_window,
+        &sort_key,
+        known,
+    );
+    lap("block", &mut t);
+    let (compared, mut inc) = match prepared {
         None => (
             compare_pairs(&blocking, STORED_GAMMAS_MAX, &|_, _, x, y| {
                 fellegi_sunter::gamma_of(&comps, x as usize, y as usize)
             }),
             None,
         ),
-        Some(inc) => {
-            let (c, s) = incremental_compare(
-                e,
-                inc,
-                &records,
-                &comps,
-                &blocking,
-                prior.as_ref().ok_or(unfit.as_deref()),
-                review_w,
-            );
+        Some(p) => {
+            let (c, s) = incremental_compare(e, p, &records, &comps, &blocking);
             (c, Some(s))
         }
     };
@@ -983,17 +993,34 @@ struct IncrementalState {
     summary: cache::IncrementalSummary,
 }
 
-/// Pass 1 of an incremental run: the previous night's cache settles what it can, every
-/// other pair is compared (all of them when no cache fits, or no model is given yet).
-fn incremental_compare(
+/// The previous night's comparison cache, read back, and tonight's records paired
+/// with its records.
+struct Previous {
+    cache: cache::PairCache,
+    paired: cache::Paired,
+    run_date: String,
+}
+
+/// What an incremental run knows before blocking.
+struct Prepared {
+    hashes: Vec<u64>,
+    tf_comparisons: Vec<usize>,
+    /// Tonight's term frequencies, per comparison in `tf_comparisons`, per record.
+    now: Vec<Vec<f32>>,
+    /// The cache, or (previous run date or "none", why it cannot be used).
+    previous: std::result::Result<Previous, (String, String)>,
+}
+
+/// Reads the previous night's cache, where one can be used: there is a previous run,
+/// the model is given (the previous one), and the fingerprints agree.
+fn incremental_prepare(
     e: &EntityConfig,
     inc: &Incremental,
     records: &Records,
     comps: &[Comparison],
-    blocking: &block::Blocking,
     prior: std::result::Result<&Model, Option<&str>>,
     review_w: f64,
-) -> (Compared, IncrementalState) {
+) -> Prepared {
     let mut phase = crate::util::Phases::new("match", &e.name);
     let hashes = cache::record_hashes(records);
     let tf_comparisons: Vec<usize> = (0..comps.len())
@@ -1004,7 +1031,7 @@ fn incremental_compare(
         .map(|&k| (0..records.len()).map(|i| comps[k].tf(i)).collect())
         .collect();
     phase.lap("cache_hash_records");
-    let prev = match (&inc.previous, prior) {
+    let previous = match (&inc.previous, prior) {
         (None, _) => Err(("none".to_string(), "no previous run".to_string())),
         (Some((_, date)), Err(why)) => {
             Err((date.clone(), why.unwrap_or("no model to reuse").to_string()))
@@ -1017,14 +1044,43 @@ fn incremental_compare(
             &dir.join(cache::file_name(&e.name)),
             cache::fingerprint(e, model, review_w),
         )
-        .map_err(|r| (date.clone(), r)),
+        .map_err(|r| (date.clone(), r))
+        .map(|c| Previous {
+            paired: cache::pair_records(&hashes, &c.hashes),
+            cache: c,
+            run_date: date.clone(),
+        }),
     };
     phase.lap("cache_read");
-    match prev {
-        Ok(p) => {
+    Prepared {
+        hashes,
+        tf_comparisons,
+        now,
+        previous,
+    }
+}
+
+/// Pass 1 of an incremental run: the previous night's cache settles what it can, every
+/// other pair is compared (all of them when no cache fits, or no model is given yet).
+fn incremental_compare(
+    e: &EntityConfig,
+    p: Prepared,
+    records: &Records,
+    comps: &[Comparison],
+    blocking: &block::Blocking,
+) -> (Compared, IncrementalState) {
+    let mut phase = crate::util::Phases::new("match", &e.name);
+    let Prepared {
+        hashes,
+        tf_comparisons,
+        now,
+        previous,
+    } = p;
+    match previous {
+        Ok(prev) => {
             let refs: Vec<&[f32]> = now.iter().map(Vec::as_slice).collect();
-            let plan = cache::Plan::new(&hashes, &refs, &p);
-            drop(p);
+            let plan = cache::Plan::new(&prev.paired, &refs, &prev.cache);
+            drop(prev.cache);
             phase.lap("cache_plan");
             use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
             let compared_pairs = AtomicU64::new(0);
@@ -1044,7 +1100,7 @@ fn incremental_compare(
             let total: u64 = compared.chunk_pairs.iter().sum();
             let compared_pairs = compared_pairs.into_inner();
             let summary = cache::IncrementalSummary {
-                previous_run: inc.previous.as_ref().map(|x| x.1.clone()),
+                previous_run: Some(prev.run_date),
                 cache_unused_reason: None,
                 records_new_or_changed: plan.records_new_or_changed,
                 records_frequency_moved: plan.records_frequency_moved,
@@ -1116,6 +1172,9 @@ fn write_cache(
         baselines: std::mem::take(&mut state.baselines),
         capped: (0..blocking.rules())
             .map(|r| blocking.capped_keys(r))
+            .collect(),
+        keys: (0..blocking.rules())
+            .map(|r| blocking.keys(r).to_vec())
             .collect(),
         a: pairs.iter().map(|p| p.0).collect(),
         b: pairs.iter().map(|p| p.1).collect(),
