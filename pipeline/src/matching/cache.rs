@@ -49,7 +49,7 @@ use crate::error::{Error, Result};
 /// Directory of the cache files inside a run directory.
 pub const CACHE_DIR: &str = "match_cache";
 const MAGIC: &[u8; 8] = b"RECONMC\0";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// Bits below the review weight down to which pairs are kept, and twice the drift of
 /// term frequencies a settled record may have.
@@ -435,8 +435,14 @@ pub struct Plan {
     /// Cached pairs of two settled records by (smaller, larger) index: the vector, and
     /// whether the pair is in the same order as tonight (else it is compared).
     pairs: Fast<u64, (u64, bool)>,
-    /// Per rule, the keys of the blocks capped in the previous run.
-    capped_before: Vec<crate::util::FastSet<u64>>,
+    /// Per record: a 64-bit filter of its cached partners with a larger index (most
+    /// pairs are answered without probing `pairs`).
+    partners: Vec<u64>,
+    /// Per rule, the sorted keys of the blocks capped in the previous run.
+    capped_before: Vec<Vec<u64>>,
+    /// Per rule, a bit per record: settled, and in a block capped neither tonight nor
+    /// before ([`Plan::for_rules`]).
+    eligible: Vec<Vec<u64>>,
     /// Per comparison with term frequencies, per record: the baseline to keep in
     /// tonight's cache (the previous one where settled, tonight's frequency otherwise).
     pub baselines: Vec<Vec<f32>>,
@@ -512,40 +518,76 @@ impl Plan {
                 map[p as usize] = i as u32;
             }
         }
-        let mut pairs: Fast<u64, (u64, bool)> = Fast::default();
+        let mut pairs: Fast<u64, (u64, bool)> =
+            Fast::with_capacity_and_hasher(prev.a.len(), Default::default());
+        let mut partners = vec![0u64; before.len()];
         for k in 0..prev.a.len() {
             let (x, y) = (map[prev.a[k] as usize], map[prev.b[k] as usize]);
             if x != u32::MAX && y != u32::MAX {
                 pairs.insert(pack(x, y), (prev.gamma[k], x < y));
+                partners[x.min(y) as usize] |= filter_bit(x.max(y));
             }
         }
         Plan {
             settled,
             pairs,
-            capped_before: prev
-                .capped
-                .iter()
-                .map(|k| k.iter().copied().collect())
-                .collect(),
+            partners,
+            capped_before: prev.capped.clone(),
+            eligible: Vec::new(),
             baselines,
             records_new_or_changed: changed,
             records_frequency_moved: frequency_moved,
         }
     }
 
-    /// The fate of candidate pair `(x, y)` (`x < y`) of blocking rule `rule`, in a block
-    /// with key `key`, capped tonight or not.
+    /// Marks, per blocking rule of tonight, the records whose pairs under it can be
+    /// settled: settled records whose block (key `key(r, x)`) is not capped tonight
+    /// (`capped_now(r, x)`) and was not capped in the previous run. A rule the previous
+    /// run did not have settles nothing.
+    pub fn for_rules(
+        &mut self,
+        rules: usize,
+        key: &(dyn Fn(usize, u32) -> u64 + Sync),
+        capped_now: &(dyn Fn(usize, u32) -> bool + Sync),
+    ) {
+        let n = self.settled.len();
+        self.eligible = (0..rules)
+            .map(|r| {
+                let Some(before) = self.capped_before.get(r) else {
+                    return vec![0u64; n.div_ceil(64)];
+                };
+                (0..n.div_ceil(64))
+                    .into_par_iter()
+                    .with_min_len(256)
+                    .map(|w| {
+                        let mut word = 0u64;
+                        for x in w * 64..(w * 64 + 64).min(n) {
+                            let ok = self.settled[x]
+                                && !capped_now(r, x as u32)
+                                && (before.is_empty()
+                                    || before.binary_search(&key(r, x as u32)).is_err());
+                            word |= (ok as u64) << (x % 64);
+                        }
+                        word
+                    })
+                    .collect()
+            })
+            .collect();
+    }
+
+    /// The fate of candidate pair `(x, y)` (`x < y`) of blocking rule `rule` (after
+    /// [`Plan::for_rules`]).
     #[inline]
-    pub fn settle(&self, x: u32, y: u32, rule: usize, key: u64, capped_now: bool) -> Settled {
-        if !(self.settled[x as usize] && self.settled[y as usize]) || capped_now {
+    pub fn settle(&self, x: u32, y: u32, rule: usize) -> Settled {
+        let Some(e) = self.eligible.get(rule) else {
+            return Settled::Compare;
+        };
+        let bit = |i: u32| (e[i as usize / 64] >> (i % 64)) & 1 == 1;
+        if !(bit(x) && bit(y)) {
             return Settled::Compare;
         }
-        if self
-            .capped_before
-            .get(rule)
-            .is_none_or(|k| k.contains(&key))
-        {
-            return Settled::Compare;
+        if self.partners[x.min(y) as usize] & filter_bit(x.max(y)) == 0 {
+            return Settled::Below;
         }
         match self.pairs.get(&pack(x, y)) {
             Some(&(g, true)) => Settled::Vector(g),
@@ -553,6 +595,12 @@ impl Plan {
             None => Settled::Below,
         }
     }
+}
+
+/// One of 64 bits for a partner record (a multiplicative hash of its index).
+#[inline]
+fn filter_bit(y: u32) -> u64 {
+    1u64 << ((y as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
 #[cfg(test)]
@@ -589,7 +637,7 @@ mod tests {
         let prev = PairCache {
             hashes: prev_hashes.clone(),
             baselines: vec![prev_tf.clone()],
-            capped: vec![vec![5, 9], vec![]],
+            capped: vec![vec![5, 9], vec![], vec![]],
             keys: vec![],
             a,
             b,
@@ -616,7 +664,10 @@ mod tests {
         }
         let hashes: Vec<u64> = now.iter().map(|x| x.0).collect();
         let tf: Vec<f32> = now.iter().map(|x| x.1).collect();
-        let plan = Plan::new(&pair_records(&hashes, &prev.hashes), &[&tf], &prev);
+        let mut plan = Plan::new(&pair_records(&hashes, &prev.hashes), &[&tf], &prev);
+        // Rule 0: every block's key (9) was capped before; rule 1: key 77, never capped;
+        // rule 2: every block capped tonight; rule 3 unknown to the previous run.
+        plan.for_rules(4, &|r, _| if r == 0 { 9 } else { 77 }, &|r, _| r == 2);
         assert_eq!(plan.records_new_or_changed, 40 + 2);
         assert_eq!(plan.records_frequency_moved, 1);
         // Settled: unchanged, seen once in each run, frequency close to the baseline.
@@ -659,11 +710,11 @@ mod tests {
                 } else {
                     Settled::Below
                 };
-                assert_eq!(plan.settle(x, y, 1, 77, false), expected, "({x}, {y})");
-                // Capped tonight, or before (rule 0's key 9), or an unknown rule: compared.
-                assert_eq!(plan.settle(x, y, 1, 77, true), Settled::Compare);
-                assert_eq!(plan.settle(x, y, 0, 9, false), Settled::Compare);
-                assert_eq!(plan.settle(x, y, 2, 77, false), Settled::Compare);
+                assert_eq!(plan.settle(x, y, 1), expected, "({x}, {y})");
+                // Capped before or tonight, or a rule the previous run did not have.
+                for r in [0, 2, 3, 4] {
+                    assert_eq!(plan.settle(x, y, r), Settled::Compare);
+                }
                 match expected {
                     Settled::Vector(_) => vectors += 1,
                     Settled::Below => below += 1,

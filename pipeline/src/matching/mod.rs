@@ -1079,21 +1079,20 @@ fn incremental_compare(
     match previous {
         Ok(prev) => {
             let refs: Vec<&[f32]> = now.iter().map(Vec::as_slice).collect();
-            let plan = cache::Plan::new(&prev.paired, &refs, &prev.cache);
+            let mut plan = cache::Plan::new(&prev.paired, &refs, &prev.cache);
             drop(prev.cache);
+            plan.for_rules(blocking.rules(), &|r, x| blocking.key(r, x), &|r, x| {
+                blocking.in_capped_block(r, x)
+            });
             phase.lap("cache_plan");
             use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
             let compared_pairs = AtomicU64::new(0);
-            let compared = compare_pairs_settled(blocking, &|r, x, y| {
-                let settled =
-                    plan.settle(x, y, r, blocking.key(r, x), blocking.in_capped_block(r, x));
-                match settled {
-                    cache::Settled::Vector(g) => g,
-                    cache::Settled::Below => cache::BELOW,
-                    cache::Settled::Compare => {
-                        compared_pairs.fetch_add(1, Relaxed);
-                        fellegi_sunter::gamma_of(comps, x as usize, y as usize)
-                    }
+            let compared = compare_pairs_settled(blocking, &|r, x, y| match plan.settle(x, y, r) {
+                cache::Settled::Vector(g) => g,
+                cache::Settled::Below => cache::BELOW,
+                cache::Settled::Compare => {
+                    compared_pairs.fetch_add(1, Relaxed);
+                    fellegi_sunter::gamma_of(comps, x as usize, y as usize)
                 }
             });
             phase.lap("cache_settle_or_compare");
