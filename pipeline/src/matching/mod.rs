@@ -824,63 +824,60 @@ impl Compared {
     }
 
     /// Calls `f(a, b, gamma)` for every pair of a chunk, except those an incremental
-    /// run's cache settled below the review weight.
+    /// run's cache settled below the review weight (scoring needs none of them).
     fn for_each(
         &self,
         blocking: &block::Blocking,
         comps: &[Comparison],
         chunk: usize,
-        mut f: impl FnMut(u32, u32, u64),
+        f: impl FnMut(u32, u32, u64),
     ) {
-        match &self.gammas {
-            Some(g) => {
-                let g = &g[chunk];
-                let mut i = 0;
-                blocking.for_each_pair(chunk, |x, y| {
-                    let v = g.get(i);
-                    if v != cache::BELOW {
-                        f(x, y, v);
-                    }
-                    i += 1;
-                });
-            }
-            None => self.for_each_where(blocking, comps, chunk, &|_, _| true, f),
-        }
+        self.walk(blocking, comps, chunk, &|_, _| true, false, f)
     }
 
     /// Calls `f(a, b, gamma)` for the pairs of a chunk that pass `keep` (checked before
-    /// the vector is computed again, where it was not stored).
+    /// the vector is computed again, where it was not stored), the pairs settled below
+    /// the review weight compared now (the chaining guard weighs them).
     fn for_each_where(
         &self,
         blocking: &block::Blocking,
         comps: &[Comparison],
         chunk: usize,
         keep: &(dyn Fn(u32, u32) -> bool + Sync),
+        f: impl FnMut(u32, u32, u64),
+    ) {
+        self.walk(blocking, comps, chunk, keep, true, f)
+    }
+
+    fn walk(
+        &self,
+        blocking: &block::Blocking,
+        comps: &[Comparison],
+        chunk: usize,
+        keep: &(dyn Fn(u32, u32) -> bool + Sync),
+        compare_below: bool,
         mut f: impl FnMut(u32, u32, u64),
     ) {
+        let gamma = |x: u32, y: u32| fellegi_sunter::gamma_of(comps, x as usize, y as usize);
         match &self.gammas {
             Some(g) => {
                 let g = &g[chunk];
                 let mut i = 0;
                 blocking.for_each_pair(chunk, |x, y| {
-                    if keep(x, y) {
-                        // A pair the cache settled below review is compared when asked.
-                        let v = match g.get(i) {
-                            cache::BELOW => fellegi_sunter::gamma_of(comps, x as usize, y as usize),
-                            v => v,
-                        };
-                        f(x, y, v);
-                    }
                     i += 1;
+                    if !keep(x, y) {
+                        return;
+                    }
+                    match g.get(i - 1) {
+                        cache::BELOW if compare_below => f(x, y, gamma(x, y)),
+                        cache::BELOW => {}
+                        v => f(x, y, v),
+                    }
                 });
             }
             None => blocking.for_each_pair(chunk, |x, y| {
                 if keep(x, y) {
-                    f(
-                        x,
-                        y,
-                        fellegi_sunter::gamma_of(comps, x as usize, y as usize),
-                    );
+                    f(x, y, gamma(x, y));
                 }
             }),
         }
