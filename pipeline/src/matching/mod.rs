@@ -1082,19 +1082,9 @@ fn incremental_compare(
                 blocking.in_capped_block(r, x)
             });
             phase.lap("cache_plan");
-            use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-            let compared_pairs = AtomicU64::new(0);
-            let compared = compare_pairs_settled(blocking, &|r, x, y| match plan.settle(x, y, r) {
-                cache::Settled::Vector(g) => g,
-                cache::Settled::Below => cache::BELOW,
-                cache::Settled::Compare => {
-                    compared_pairs.fetch_add(1, Relaxed);
-                    fellegi_sunter::gamma_of(comps, x as usize, y as usize)
-                }
-            });
+            let (compared, compared_pairs) = compare_pairs_settled(blocking, comps, &plan);
             phase.lap("cache_settle_or_compare");
             let total: u64 = compared.chunk_pairs.iter().sum();
-            let compared_pairs = compared_pairs.into_inner();
             let summary = cache::IncrementalSummary {
                 previous_run: Some(prev.run_date),
                 cache_unused_reason: None,
@@ -1179,27 +1169,43 @@ fn write_cache(
     cache::write(&path, cache::fingerprint(e, model, review_w), &c)
 }
 
-/// Pass 1 with a cache: every pair's vector or [`cache::BELOW`] (`gamma(rule, a, b)`),
-/// kept per chunk; no pattern counts (the model is given).
+/// Pass 1 with a cache: every pair's vector — from the cache, compared, or
+/// [`cache::BELOW`] — kept per chunk, and how many pairs were compared; no pattern
+/// counts (the model is given).
 fn compare_pairs_settled(
     blocking: &block::Blocking,
-    gamma: &(dyn Fn(usize, u32, u32) -> u64 + Sync),
-) -> Compared {
-    let per: Vec<(u64, ChunkGammas)> = (0..blocking.chunks())
+    comps: &[Comparison],
+    plan: &cache::Plan,
+) -> (Compared, u64) {
+    let per: Vec<(u64, u64, ChunkGammas)> = (0..blocking.chunks())
         .into_par_iter()
         .map(|c| {
             let r = blocking.chunk_rule(c) as usize;
             let mut all = Vec::new();
-            blocking.for_each_pair(c, |x, y| all.push(gamma(r, x, y)));
-            (all.len() as u64, ChunkGammas::code(&all))
+            let mut compared = 0u64;
+            blocking.for_each_pair(c, |x, y| {
+                all.push(match plan.settle(x, y, r) {
+                    cache::Settled::Vector(g) => g,
+                    cache::Settled::Below => cache::BELOW,
+                    cache::Settled::Compare => {
+                        compared += 1;
+                        fellegi_sunter::gamma_of(comps, x as usize, y as usize)
+                    }
+                })
+            });
+            (all.len() as u64, compared, ChunkGammas::code(&all))
         })
         .collect();
-    let (chunk_pairs, gammas) = per.into_iter().unzip();
-    Compared {
-        chunk_pairs,
-        counts: Vec::new(),
-        gammas: Some(gammas),
-    }
+    let compared = per.iter().map(|p| p.1).sum();
+    let (chunk_pairs, gammas) = per.into_iter().map(|(n, _, g)| (n, g)).unzip();
+    (
+        Compared {
+            chunk_pairs,
+            counts: Vec::new(),
+            gammas: Some(gammas),
+        },
+        compared,
+    )
 }
 
 /// Weight at which the probability equals `p`.
@@ -1670,15 +1676,30 @@ mod tests {
         let sk = |i: usize| records.field("name").unwrap().get(i).unwrap_or("");
         let blocking =
             block::Blocking::build(&rules, &names, &records, LinkMode::Both, 100, 10, &sk);
-        // Pairs touching an even record are settled below review, the rest cached.
-        let settled = compare_pairs_settled(&blocking, &|r, x, y| {
-            assert_eq!(r, 0);
-            if x % 2 == 0 || y % 2 == 0 {
-                cache::BELOW
-            } else {
-                fellegi_sunter::gamma_of(&comps, x as usize, y as usize)
-            }
-        });
+        let (cands, _) = blocking.materialize();
+        // Every record unchanged; the cache holds the pairs of two odd records (with
+        // their vectors), so the pairs touching an even record are settled below review.
+        let hashes: Vec<u64> = (1..=records.len() as u64).collect();
+        let odd: Vec<usize> = (0..cands.len())
+            .filter(|&k| cands.a[k] % 2 == 1 && cands.b[k] % 2 == 1)
+            .collect();
+        let prev = cache::PairCache {
+            hashes: hashes.clone(),
+            capped: vec![vec![]],
+            a: odd.iter().map(|&k| cands.a[k]).collect(),
+            b: odd.iter().map(|&k| cands.b[k]).collect(),
+            gamma: odd
+                .iter()
+                .map(|&k| {
+                    fellegi_sunter::gamma_of(&comps, cands.a[k] as usize, cands.b[k] as usize)
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut plan = cache::Plan::new(&cache::pair_records(&hashes, &hashes), &[], &prev);
+        plan.for_rules(1, &|r, x| blocking.key(r, x), &|_, _| false);
+        let (settled, compared) = compare_pairs_settled(&blocking, &comps, &plan);
+        assert_eq!(compared, 0, "every pair is settled");
         let full = compare_pairs(&blocking, usize::MAX, &|_, _, x, y| {
             fellegi_sunter::gamma_of(&comps, x as usize, y as usize)
         });
