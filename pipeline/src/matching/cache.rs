@@ -28,8 +28,9 @@
 //!
 //! File `match_cache/<entity>.bin` in the run directory (internal state, not an analyst
 //! output): magic, format version, fingerprint (settings, model, thresholds), the record
-//! hashes, the baselines, the capped block keys and the pairs, then an xxh3 checksum of
-//! everything before it. A missing, foreign or damaged cache is never an error: the run
+//! hashes, the baselines, the capped block keys, every record's blocking keys (reused by
+//! blocking for unchanged records) and the pairs, then an xxh3 checksum of everything
+//! before it. A missing, foreign or damaged cache is never an error: the run
 //! says why in the log and compares every pair.
 
 use std::collections::HashMap;
