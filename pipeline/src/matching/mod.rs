@@ -541,8 +541,15 @@ fn match_entity(
                         gamma: g,
                     });
                 }
-                if inc.is_some() && base_weight(x, y, g) >= review_w - cache::MARGIN {
-                    cached.push((x, y, g));
+                if let Some(state) = &inc {
+                    let at_baselines = if state.baselines_are_tonights {
+                        w
+                    } else {
+                        base_weight(x, y, g)
+                    };
+                    if at_baselines >= review_w - cache::MARGIN {
+                        cached.push((x, y, g));
+                    }
                 }
             });
             (out, cached)
@@ -987,6 +994,9 @@ struct IncrementalState {
     /// record, the baseline frequency (see [`cache`]).
     tf_comparisons: Vec<usize>,
     baselines: Vec<Vec<f32>>,
+    /// Every baseline is tonight's frequency (no cache was used): a pair's weight at
+    /// the baselines is its weight.
+    baselines_are_tonights: bool,
     summary: cache::IncrementalSummary,
 }
 
@@ -1107,6 +1117,7 @@ fn incremental_compare(
                 hashes,
                 tf_comparisons,
                 baselines: plan.baselines,
+                baselines_are_tonights: false,
                 summary,
             };
             (compared, state)
@@ -1130,6 +1141,7 @@ fn incremental_compare(
                 hashes,
                 tf_comparisons,
                 baselines: now,
+                baselines_are_tonights: true,
                 summary,
             };
             (compared, state)
