@@ -86,48 +86,143 @@ pub struct Assignment {
 /// A record as (source, key).
 pub type Member<'a> = (&'a str, &'a str);
 
+/// The previous run's golden id of each record of an entity: sorted by record, one
+/// entry per (source, key) — of a record listed twice, the later row.
+pub struct PreviousIds<'p> {
+    rows: Vec<(Member<'p>, &'p str)>,
+}
+
+impl<'p> PreviousIds<'p> {
+    /// From the crosswalk's rows of the entity, in the crosswalk's order.
+    pub fn new(mut rows: Vec<(Member<'p>, &'p str)>) -> Self {
+        // recon writes the crosswalk in record order, so the sort is only a check; a
+        // stable sort keeps a record's later row last.
+        if !rows.is_sorted_by(|a, b| a.0 <= b.0) {
+            rows.par_sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        if rows.windows(2).any(|w| w[0].0 == w[1].0) {
+            rows.reverse();
+            rows.dedup_by(|later, earlier| later.0 == earlier.0);
+            rows.reverse();
+        }
+        PreviousIds { rows }
+    }
+
+    /// The id of one record (a binary search).
+    pub fn get(&self, m: &Member<'_>) -> Option<&'p str> {
+        self.rows
+            .binary_search_by(|(x, _)| x.cmp(m))
+            .ok()
+            .map(|at| self.rows[at].1)
+    }
+
+    /// The ids of records given in ascending (source, key) order, by one merge with
+    /// the previous rows instead of a search per record (a record out of order is
+    /// searched).
+    pub fn of_sorted<'m>(
+        &self,
+        members: impl IntoIterator<Item = Member<'m>>,
+    ) -> Vec<Option<&'p str>> {
+        let mut at = 0;
+        let mut last: Option<Member<'m>> = None;
+        members
+            .into_iter()
+            .map(|m| {
+                if last.is_some_and(|l| m < l) {
+                    return self.get(&m);
+                }
+                last = Some(m);
+                while at < self.rows.len() && self.rows[at].0 < m {
+                    at += 1;
+                }
+                (at < self.rows.len() && self.rows[at].0 == m).then(|| self.rows[at].1)
+            })
+            .collect()
+    }
+
+    /// The ids of each cluster's members (same shape as `clusters`), by search.
+    pub fn of_clusters(&self, clusters: &[Vec<Member<'_>>]) -> Vec<Vec<Option<&'p str>>> {
+        clusters
+            .par_iter()
+            .with_min_len(1024)
+            .map(|c| c.iter().map(|m| self.get(m)).collect())
+            .collect()
+    }
+}
+
+/// An entity's registry entries sorted by id, searched instead of hashed (no map of a
+/// million strings built on one core).
+struct Registry {
+    entries: Vec<RegistryEntry>,
+}
+
+impl Registry {
+    fn new(entity: &str, registry: Vec<RegistryEntry>) -> Registry {
+        let mut entries: Vec<RegistryEntry> = registry
+            .into_iter()
+            .filter(|r| &*r.entity == entity)
+            .collect();
+        // Written sorted by id: the sort is a check. An id listed twice keeps its
+        // later entry.
+        if !entries.is_sorted_by(|a, b| a.golden_id <= b.golden_id) {
+            entries.par_sort_by(|a, b| a.golden_id.cmp(&b.golden_id));
+        }
+        if entries.windows(2).any(|w| w[0].golden_id == w[1].golden_id) {
+            entries.reverse();
+            entries.dedup_by(|later, earlier| later.golden_id == earlier.golden_id);
+            entries.reverse();
+        }
+        Registry { entries }
+    }
+
+    fn find(&self, id: &str) -> Option<usize> {
+        self.entries
+            .binary_search_by(|r| r.golden_id.as_str().cmp(id))
+            .ok()
+    }
+}
+
 /// Assigns golden ids. `clusters[c]` lists (source, key) of its records, sorted;
-/// `previous` maps (source, key) → the previous run's golden id.
-pub fn assign(
+/// `previous` maps (source, key) → the previous run's golden id, and `previous_of[c]`
+/// holds the previous id of each member of `clusters[c]` (as `previous` gives it).
+pub fn assign<'p>(
     entity: &str,
     prefix: &str,
     clusters: &[Vec<Member<'_>>],
-    previous: &FastMap<Member<'_>, &str>,
+    previous: &PreviousIds<'p>,
+    previous_of: &[Vec<Option<&'p str>>],
     registry: Vec<RegistryEntry>,
     run_date: NaiveDate,
 ) -> Assignment {
     let mut phase = crate::util::Phases::new("golden", entity);
     let entity_name: std::sync::Arc<str> = entity.into();
-    let mut reg: FastMap<String, RegistryEntry> = registry
-        .into_iter()
-        .filter(|r| &*r.entity == entity)
-        .map(|r| (r.golden_id.clone(), r))
-        .collect();
+    let mut reg = Registry::new(entity, registry);
     phase.lap("ids_registry");
     // Parts of each previous id: (id, cluster, count of the cluster's records that had
     // it), found cluster by cluster on both cores, then grouped by id by a sort (no map
     // of a million ids built on one core).
-    let mut parts: Vec<(&str, u32, u32)> = clusters
+    let mut parts: Vec<(&str, u32, u32)> = previous_of
         .par_iter()
         .enumerate()
         .with_min_len(1024)
         .flat_map_iter(|(c, members)| {
             let mut local: Vec<(&str, u32)> = Vec::new();
-            for m in members {
-                if let Some(&g) = previous.get(m) {
-                    match local.iter_mut().find(|(x, _)| *x == g) {
-                        Some((_, n)) => *n += 1,
-                        None => local.push((g, 1)),
-                    }
+            for &g in members.iter().flatten() {
+                match local.iter_mut().find(|(x, _)| *x == g) {
+                    Some((_, n)) => *n += 1,
+                    None => local.push((g, 1)),
                 }
             }
             local.into_iter().map(move |(g, n)| (g, c as u32, n))
         })
         .collect();
     parts.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    let mut claims: Vec<Vec<&str>> = vec![Vec::new(); clusters.len()];
+    // Each cluster's claimed ids and their registry entries (found by one merge: the
+    // parts come in id order, as the registry does).
+    let mut claims: Vec<Vec<(&str, Option<usize>)>> = vec![Vec::new(); clusters.len()];
     // Previous ids that still have records, sorted (for the retired ones below).
     let mut kept: Vec<&str> = Vec::new();
+    let mut cursor = 0;
     for group in parts.chunk_by(|x, y| x.0 == y.0) {
         // Largest part; ties go to the cluster whose smallest record sorts first (a
         // total order: the order of the parts does not matter).
@@ -138,14 +233,18 @@ pub fn assign(
                     .then_with(|| clusters[*cb as usize][0].cmp(&clusters[*ca as usize][0]))
             })
             .expect("non-empty");
-        claims[best as usize].push(g);
+        while cursor < reg.entries.len() && reg.entries[cursor].golden_id.as_str() < g {
+            cursor += 1;
+        }
+        let entry =
+            (cursor < reg.entries.len() && reg.entries[cursor].golden_id == g).then_some(cursor);
+        claims[best as usize].push((g, entry));
         kept.push(g);
     }
     drop(parts);
     phase.lap("ids_claims");
-    let issued = |g: &str, reg: &FastMap<String, RegistryEntry>| {
-        reg.get(g).map(|r| r.issued_on).unwrap_or(run_date)
-    };
+    let issued =
+        |e: Option<usize>, reg: &Registry| e.map(|e| reg.entries[e].issued_on).unwrap_or(run_date);
     // New ids, minted in parallel against the registry as it was; an id minted twice
     // in this run (never seen in practice: 48-bit hashes) is re-minted in cluster order
     // below, which gives exactly what minting one cluster after another would.
@@ -155,7 +254,7 @@ pub fn assign(
         .with_min_len(1024)
         .map(|(members, cl)| {
             cl.is_empty()
-                .then(|| mint(entity, prefix, &members[0], |id| reg.contains_key(id)))
+                .then(|| mint(entity, prefix, &members[0], |id| reg.find(id).is_some()))
         })
         .collect();
     phase.lap("ids_mint");
@@ -170,7 +269,7 @@ pub fn assign(
         if let Some(first) = first {
             let id = if minted.contains(&id_value(&first)) {
                 mint(entity, prefix, &members[0], |id| {
-                    reg.contains_key(id) || minted.contains(&id_value(id))
+                    reg.find(id).is_some() || minted.contains(&id_value(id))
                 })
             } else {
                 first
@@ -186,10 +285,8 @@ pub fn assign(
             });
             // Where did its records come from?
             let mut origin: BTreeMap<&str, usize> = BTreeMap::new();
-            for m in members {
-                if let Some(g) = previous.get(m) {
-                    *origin.entry(g).or_default() += 1;
-                }
+            for &g in previous_of[c].iter().flatten() {
+                *origin.entry(g).or_default() += 1;
             }
             let from = origin
                 .iter()
@@ -205,28 +302,30 @@ pub fn assign(
             issued_on.push(run_date);
             continue;
         }
-        let mut cl = claims[c].clone();
-        cl.sort_by(|a, b| issued(a, &reg).cmp(&issued(b, &reg)).then(a.cmp(b)));
-        let survivor = cl[0].to_string();
-        for other in &cl[1..] {
+        let cl = &mut claims[c];
+        cl.sort_by(|a, b| issued(a.1, &reg).cmp(&issued(b.1, &reg)).then(a.0.cmp(b.0)));
+        let (survivor, survivor_entry) = (cl[0].0.to_string(), cl[0].1);
+        for &(other, entry) in &cl[1..] {
             changes.push(IdChange {
                 change_type: "merged",
                 golden_id: other.to_string(),
                 related_golden_id: Some(survivor.clone()),
                 records: ChangeRecords::Cluster(c),
             });
-            if let Some(r) = reg.get_mut(*other) {
+            if let Some(e) = entry {
+                let r = &mut reg.entries[e];
                 r.status = "merged";
                 r.merged_into = Some(survivor.clone());
                 r.last_seen = run_date;
             }
         }
-        if let Some(r) = reg.get_mut(&survivor) {
+        if let Some(e) = survivor_entry {
+            let r = &mut reg.entries[e];
             r.status = "active";
             r.merged_into = None;
             r.last_seen = run_date;
         }
-        issued_on.push(issued(&survivor, &reg));
+        issued_on.push(issued(survivor_entry, &reg));
         ids.push(survivor);
     }
     drop(minted);
@@ -234,7 +333,8 @@ pub fn assign(
     // Retired: active before, no record left. Their previous records in one pass over
     // the previous crosswalk (not one pass per retired id).
     let mut retired: FastMap<String, Vec<String>> = reg
-        .values()
+        .entries
+        .iter()
         .filter(|r| {
             r.status == "active"
                 && r.last_seen < run_date
@@ -243,13 +343,13 @@ pub fn assign(
         .map(|r| (r.golden_id.clone(), Vec::new()))
         .collect();
     if !retired.is_empty() {
-        for (m, g) in previous {
+        for (m, g) in &previous.rows {
             if let Some(v) = retired.get_mut(*g) {
                 v.push(record_ref(*m));
             }
         }
     }
-    for r in reg.values_mut() {
+    for r in reg.entries.iter_mut() {
         if let Some(mut records) = retired.remove(r.golden_id.as_str()) {
             records.sort_unstable();
             records.dedup();
@@ -268,7 +368,7 @@ pub fn assign(
         (a.change_type, &a.golden_id).cmp(&(b.change_type, &b.golden_id))
     });
     // The ids minted tonight are active and seen tonight: never retired above.
-    let mut registry: Vec<RegistryEntry> = reg.into_values().collect();
+    let mut registry: Vec<RegistryEntry> = reg.entries;
     registry.append(&mut minted_entries);
     registry.par_sort_unstable_by(|a, b| a.golden_id.cmp(&b.golden_id));
     Assignment {
@@ -327,11 +427,14 @@ mod tests {
             .iter()
             .map(|m| m.iter().map(|(s, k)| (s.as_str(), k.as_str())).collect())
             .collect();
-        let p: FastMap<Member, &str> = previous
-            .iter()
-            .map(|((s, k), g)| ((s.as_str(), k.as_str()), g.as_str()))
-            .collect();
-        assign(entity, prefix, &c, &p, registry.to_vec(), run_date)
+        let p = PreviousIds::new(
+            previous
+                .iter()
+                .map(|((s, k), g)| ((s.as_str(), k.as_str()), g.as_str()))
+                .collect(),
+        );
+        let of = p.of_clusters(&c);
+        assign(entity, prefix, &c, &p, &of, registry.to_vec(), run_date)
     }
 
     fn d(s: &str) -> NaiveDate {
@@ -530,5 +633,83 @@ mod tests {
         );
         assert_ne!(r3.ids[1], r1.ids[1]);
         assert_eq!(r3.ids[0], r1.ids[0]);
+    }
+
+    #[test]
+    fn previous_ids_by_merge_agree_with_search() {
+        // Rows as a crosswalk might hold them: out of order, one record twice (its
+        // later row counts), one source's keys interleaved with another's.
+        let rows: Vec<(Member, &str)> = vec![
+            (("s", "b"), "g1"),
+            (("s", "a"), "g0"),
+            (("t", "a"), "g2"),
+            (("s", "d"), "g3"),
+            (("s", "b"), "g4"),
+        ];
+        let p = PreviousIds::new(rows);
+        assert_eq!(p.get(&("s", "b")), Some("g4"));
+        assert_eq!(p.get(&("s", "a")), Some("g0"));
+        assert_eq!(p.get(&("s", "c")), None);
+        // Tonight's records in order, with a new one, a repeated one and one past the
+        // last previous row; then one out of order (searched, not merged).
+        let tonight = [
+            ("s", "a"),
+            ("s", "b"),
+            ("s", "b"),
+            ("s", "c"),
+            ("t", "a"),
+            ("u", "a"),
+            ("s", "d"),
+        ];
+        let merged = p.of_sorted(tonight.iter().copied());
+        let searched: Vec<Option<&str>> = tonight.iter().map(|m| p.get(m)).collect();
+        assert_eq!(merged, searched);
+        assert_eq!(
+            merged,
+            vec![
+                Some("g0"),
+                Some("g4"),
+                Some("g4"),
+                None,
+                Some("g2"),
+                None,
+                Some("g3")
+            ]
+        );
+    }
+
+    #[test]
+    fn registry_lookups_survive_an_unsorted_registry() {
+        // A registry read back out of id order (not as recon writes it) must still
+        // give a merged id's issue date to the cluster that keeps it.
+        let c1 = cl(&[&["a"], &["b"]]);
+        let r1 = assign_owned("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
+        let c2 = cl(&[&["a"], &["b"], &["c"]]);
+        let r2 = assign_owned(
+            "e",
+            "e",
+            &c2,
+            &prev(&r1, &c1),
+            &r1.registry,
+            d("2026-11-02"),
+        );
+        let mut reg = r2.registry.clone();
+        reg.reverse();
+        let c3 = cl(&[&["a", "b", "c"]]);
+        let r3 = assign_owned("e", "e", &c3, &prev(&r2, &c2), &reg, d("2026-11-03"));
+        // The oldest id (issued on the first night) survives; the others merge into it.
+        let oldest = r1.ids.iter().min().expect("two ids").clone();
+        assert_eq!(r3.ids, vec![oldest.clone()]);
+        assert_eq!(r3.issued, vec![d("2026-11-01")]);
+        let merged: Vec<&str> = r3
+            .changes
+            .iter()
+            .filter(|c| c.change_type == "merged")
+            .map(|c| c.golden_id.as_str())
+            .collect();
+        assert_eq!(merged.len(), 2);
+        assert!(r3.registry.iter().all(|r| r.golden_id == oldest
+            || (r.status == "merged" && r.merged_into.as_deref() == Some(oldest.as_str()))));
+        assert!(r3.registry.is_sorted_by(|a, b| a.golden_id < b.golden_id));
     }
 }

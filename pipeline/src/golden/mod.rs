@@ -515,23 +515,23 @@ pub fn run(
         order.par_sort_by_key(|&x| name_rank[m.records.source[x as usize] as usize]);
         let (clusters, golden_of) = Clusters::in_order(&order, &m.cluster_of, m.clusters());
         // golden_of: matching's cluster index → golden cluster index (same clusters).
-        let member_keys: Vec<Vec<ids::Member>> = (0..clusters.len())
-            .into_par_iter()
-            .with_min_len(4096)
-            .map(|c| {
-                let c = clusters.get(c);
-                let mut v: Vec<ids::Member> = c
-                    .iter()
-                    .map(|&i| (m.records.source_name(i), m.records.key(i)))
-                    .collect();
-                v.dedup();
-                v
-            })
-            .collect();
         phase.lap("clusters");
         // The previous night's ids of this entity's records (a key seen twice: the
-        // later row, as the crosswalk lists records in (source, key, line) order).
-        let mut prev_e: FastMap<ids::Member, &str> = FastMap::default();
+        // later row), matched to tonight's records by one merge: both lists are in
+        // (source, key) order.
+        // Counted first: growing a vector of millions by doubling costs more than
+        // filling it (every doubling copies it into freshly zeroed pages).
+        let entity_rows: usize = previous
+            .iter()
+            .map(|b| {
+                let en = b
+                    .column_by_name("entity")
+                    .expect("schema")
+                    .as_string::<i32>();
+                (0..b.num_rows()).filter(|&i| en.value(i) == e.name).count()
+            })
+            .sum();
+        let mut prev_rows: Vec<(ids::Member, &str)> = Vec::with_capacity(entity_rows);
         for b in &previous {
             let col = |n: &str| b.column_by_name(n).expect("schema").as_string::<i32>();
             let (en, src, key, gid) = (
@@ -540,12 +540,46 @@ pub fn run(
                 col("record_key"),
                 col("golden_id"),
             );
-            for i in 0..b.num_rows() {
-                if en.value(i) == e.name {
-                    prev_e.insert((src.value(i), key.value(i)), gid.value(i));
-                }
-            }
+            prev_rows.extend(
+                (0..b.num_rows())
+                    .filter(|&i| en.value(i) == e.name)
+                    .map(|i| ((src.value(i), key.value(i)), gid.value(i))),
+            );
         }
+        let prev_e = ids::PreviousIds::new(prev_rows);
+        phase.lap("ids_previous_rows");
+        let prev_in_order = prev_e.of_sorted(
+            order
+                .iter()
+                .map(|&i| (m.records.source_name(i as usize), m.records.key(i as usize))),
+        );
+        let mut prev_of_record: Vec<Option<&str>> = vec![None; n];
+        for (&i, p) in order.iter().zip(prev_in_order) {
+            prev_of_record[i as usize] = p;
+        }
+        phase.lap("ids_previous_merge");
+        // Each cluster's records as (source, key), a record listed twice once, and
+        // their previous ids.
+        let (member_keys, previous_of): (Vec<Vec<ids::Member>>, Vec<Vec<Option<&str>>>) = (0
+            ..clusters.len())
+            .into_par_iter()
+            .with_min_len(4096)
+            .map(|c| {
+                let c = clusters.get(c);
+                let mut v: Vec<(ids::Member, Option<&str>)> = c
+                    .iter()
+                    .map(|&i| {
+                        (
+                            (m.records.source_name(i), m.records.key(i)),
+                            prev_of_record[i],
+                        )
+                    })
+                    .collect();
+                v.dedup_by(|x, y| x.0 == y.0);
+                v.into_iter().unzip()
+            })
+            .unzip();
+        drop(prev_of_record);
         phase.lap("ids_previous_index");
         let prefix = g
             .map(|g| g.prefix().to_string())
@@ -557,7 +591,16 @@ pub fn run(
                 .into_iter()
                 .partition(|r| *r.entity == *e.name);
         registry = rest;
-        let mut asg = ids::assign(&e.name, &prefix, &member_keys, &prev_e, registry_e, as_of);
+        let mut asg = ids::assign(
+            &e.name,
+            &prefix,
+            &member_keys,
+            &prev_e,
+            &previous_of,
+            registry_e,
+            as_of,
+        );
+        drop(previous_of);
         phase.lap("ids");
         let gid = |i: usize| -> &str { &asg.ids[golden_of[m.cluster_of[i] as usize] as usize] };
         let count = |t: &str| asg.changes.iter().filter(|c| c.change_type == t).count() as u64;
