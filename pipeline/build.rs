@@ -5,16 +5,25 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/builtin");
+    // The manifest directory of this build, read when the script runs: `env!` would
+    // bake in the directory the script was first compiled in, and cargo reuses a
+    // compiled build script for a checkout at another path sharing the target
+    // directory — which then embedded no rules at all.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("../rules/builtin");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-                .collect()
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("cannot read the built-in rules {}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    // A binary without its rule pack would pass every night with no rules checked.
+    assert!(
+        !files.is_empty(),
+        "no built-in rules (*.sql) in {}",
+        dir.display()
+    );
     files.sort();
     let mut out = String::from(
         "/// Built-in rules: (path relative to rules/, file text).\npub const BUILTIN: &[(&str, &str)] = &[\n",
