@@ -95,17 +95,13 @@ pub struct PreviousIds<'p> {
 impl<'p> PreviousIds<'p> {
     /// From the crosswalk's rows of the entity, in the crosswalk's order.
     pub fn new(mut rows: Vec<(Member<'p>, &'p str)>) -> Self {
-        // recon writes the crosswalk in record order, so the sort is only a check; a
-        // stable sort keeps a record's later row last.
-        if !rows.is_sorted_by(|a, b| a.0 <= b.0) {
-            rows.par_sort_by(|a, b| a.0.cmp(&b.0));
-        }
-        if rows.windows(2).any(|w| w[0].0 == w[1].0) {
-            rows.reverse();
-            rows.dedup_by(|later, earlier| later.0 == earlier.0);
-            rows.reverse();
-        }
+        // recon writes the crosswalk in record order: the sort is only a check.
+        sort_keep_last(&mut rows, |a, b| a.0.cmp(&b.0));
         PreviousIds { rows }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 
     /// The id of one record (a binary search).
@@ -150,6 +146,20 @@ impl<'p> PreviousIds<'p> {
     }
 }
 
+/// Sorts `rows` by `cmp` (stably, and only when they are not sorted yet) and keeps, of
+/// rows that compare equal, the last — what a map filled in row order would hold.
+fn sort_keep_last<T: Send>(rows: &mut Vec<T>, cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
+    use std::cmp::Ordering::{Equal, Greater};
+    if !rows.is_sorted_by(|a, b| cmp(a, b) != Greater) {
+        rows.par_sort_by(&cmp);
+    }
+    if rows.windows(2).any(|w| cmp(&w[0], &w[1]) == Equal) {
+        rows.reverse();
+        rows.dedup_by(|x, kept| cmp(x, kept) == Equal);
+        rows.reverse();
+    }
+}
+
 /// An entity's registry entries sorted by id, searched instead of hashed (no map of a
 /// million strings built on one core).
 struct Registry {
@@ -162,16 +172,8 @@ impl Registry {
             .into_iter()
             .filter(|r| &*r.entity == entity)
             .collect();
-        // Written sorted by id: the sort is a check. An id listed twice keeps its
-        // later entry.
-        if !entries.is_sorted_by(|a, b| a.golden_id <= b.golden_id) {
-            entries.par_sort_by(|a, b| a.golden_id.cmp(&b.golden_id));
-        }
-        if entries.windows(2).any(|w| w[0].golden_id == w[1].golden_id) {
-            entries.reverse();
-            entries.dedup_by(|later, earlier| later.golden_id == earlier.golden_id);
-            entries.reverse();
-        }
+        // Written sorted by id: the sort is only a check.
+        sort_keep_last(&mut entries, |a, b| a.golden_id.cmp(&b.golden_id));
         Registry { entries }
     }
 
@@ -184,7 +186,8 @@ impl Registry {
 
 /// Assigns golden ids. `clusters[c]` lists (source, key) of its records, sorted;
 /// `previous` maps (source, key) → the previous run's golden id, and `previous_of[c]`
-/// holds the previous id of each member of `clusters[c]` (as `previous` gives it).
+/// holds the previous id of each member of `clusters[c]` (as `previous` gives it;
+/// `previous_of` is empty when `previous` is).
 pub fn assign<'p>(
     entity: &str,
     prefix: &str,
@@ -285,7 +288,7 @@ pub fn assign<'p>(
             });
             // Where did its records come from?
             let mut origin: BTreeMap<&str, usize> = BTreeMap::new();
-            for &g in previous_of[c].iter().flatten() {
+            for &g in previous_of.get(c).into_iter().flatten().flatten() {
                 *origin.entry(g).or_default() += 1;
             }
             let from = origin
@@ -437,6 +440,17 @@ mod tests {
         assign(entity, prefix, &c, &p, &of, registry.to_vec(), run_date)
     }
 
+    /// The night after `before` (over `before_clusters`): its ids and registry carried.
+    fn next_night(
+        before: &Assignment,
+        before_clusters: &[Vec<(String, String)>],
+        clusters: &[Vec<(String, String)>],
+        day: NaiveDate,
+    ) -> Assignment {
+        let p = prev(before, before_clusters);
+        assign_owned("e", "e", clusters, &p, &before.registry, day)
+    }
+
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
@@ -535,26 +549,12 @@ mod tests {
         let c1 = cl(&[&["a"]]);
         let r1 = assign_owned("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
         let c2 = cl(&[&["a"], &["b"]]);
-        let r2 = assign_owned(
-            "e",
-            "e",
-            &c2,
-            &prev(&r1, &c1),
-            &r1.registry,
-            d("2026-11-02"),
-        );
+        let r2 = next_night(&r1, &c1, &c2, d("2026-11-02"));
         let (old_a, new_b) = (r2.ids[0].clone(), r2.ids[1].clone());
         assert_eq!(old_a, r1.ids[0]);
         // Next night a and b are found to be one entity: the older id (a's) survives.
         let c3 = cl(&[&["a", "b"]]);
-        let r3 = assign_owned(
-            "e",
-            "e",
-            &c3,
-            &prev(&r2, &c2),
-            &r2.registry,
-            d("2026-11-03"),
-        );
+        let r3 = next_night(&r2, &c2, &c3, d("2026-11-03"));
         assert_eq!(r3.ids, vec![old_a.clone()]);
         assert_eq!(r3.changes.len(), 1);
         assert_eq!(r3.changes[0].change_type, "merged");
@@ -572,14 +572,7 @@ mod tests {
         let c1 = cl(&[&["a", "b", "c"]]);
         let r1 = assign_owned("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
         let c2 = cl(&[&["a", "b"], &["c"]]);
-        let r2 = assign_owned(
-            "e",
-            "e",
-            &c2,
-            &prev(&r1, &c1),
-            &r1.registry,
-            d("2026-11-02"),
-        );
+        let r2 = next_night(&r1, &c1, &c2, d("2026-11-02"));
         assert_eq!(r2.ids[0], r1.ids[0]);
         assert_ne!(r2.ids[1], r1.ids[0]);
         assert_eq!(r2.changes[0].change_type, "split");
@@ -594,14 +587,7 @@ mod tests {
         let c1 = cl(&[&["a"], &["c", "b"], &["d"]]);
         let r1 = assign_owned("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
         let c2 = cl(&[&["a"]]);
-        let r2 = assign_owned(
-            "e",
-            "e",
-            &c2,
-            &prev(&r1, &c1),
-            &r1.registry,
-            d("2026-11-02"),
-        );
+        let r2 = next_night(&r1, &c1, &c2, d("2026-11-02"));
         let retired: Vec<_> = r2
             .changes
             .iter()
@@ -623,14 +609,7 @@ mod tests {
         );
         // b comes back: it gets a fresh id, not the retired one.
         let c3 = cl(&[&["a"], &["c", "b"]]);
-        let r3 = assign_owned(
-            "e",
-            "e",
-            &c3,
-            &prev(&r2, &c2),
-            &r2.registry,
-            d("2026-11-03"),
-        );
+        let r3 = next_night(&r2, &c2, &c3, d("2026-11-03"));
         assert_ne!(r3.ids[1], r1.ids[1]);
         assert_eq!(r3.ids[0], r1.ids[0]);
     }
@@ -685,14 +664,7 @@ mod tests {
         let c1 = cl(&[&["a"], &["b"]]);
         let r1 = assign_owned("e", "e", &c1, &HashMap::new(), &[], d("2026-11-01"));
         let c2 = cl(&[&["a"], &["b"], &["c"]]);
-        let r2 = assign_owned(
-            "e",
-            "e",
-            &c2,
-            &prev(&r1, &c1),
-            &r1.registry,
-            d("2026-11-02"),
-        );
+        let r2 = next_night(&r1, &c1, &c2, d("2026-11-02"));
         let mut reg = r2.registry.clone();
         reg.reverse();
         let c3 = cl(&[&["a", "b", "c"]]);

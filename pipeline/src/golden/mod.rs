@@ -548,37 +548,48 @@ pub fn run(
         }
         let prev_e = ids::PreviousIds::new(prev_rows);
         phase.lap("ids_previous_rows");
-        let prev_in_order = prev_e.of_sorted(
-            order
-                .iter()
-                .map(|&i| (m.records.source_name(i as usize), m.records.key(i as usize))),
-        );
-        let mut prev_of_record: Vec<Option<&str>> = vec![None; n];
-        for (&i, p) in order.iter().zip(prev_in_order) {
-            prev_of_record[i as usize] = p;
+        // A first night has no previous ids: nothing to match, nothing to hold.
+        let mut prev_of_record: Vec<Option<&str>> = Vec::new();
+        if !prev_e.is_empty() {
+            let prev_in_order = prev_e.of_sorted(
+                order
+                    .iter()
+                    .map(|&i| (m.records.source_name(i as usize), m.records.key(i as usize))),
+            );
+            prev_of_record = vec![None; n];
+            for (&i, p) in order.iter().zip(prev_in_order) {
+                prev_of_record[i as usize] = p;
+            }
         }
         phase.lap("ids_previous_merge");
         // Each cluster's records as (source, key), a record listed twice once, and
-        // their previous ids.
-        let (member_keys, previous_of): (Vec<Vec<ids::Member>>, Vec<Vec<Option<&str>>>) = (0
-            ..clusters.len())
-            .into_par_iter()
-            .with_min_len(4096)
-            .map(|c| {
-                let c = clusters.get(c);
-                let mut v: Vec<(ids::Member, Option<&str>)> = c
-                    .iter()
-                    .map(|&i| {
-                        (
-                            (m.records.source_name(i), m.records.key(i)),
-                            prev_of_record[i],
-                        )
-                    })
+        // (after a previous run) their previous ids.
+        let members_of = |c: usize| {
+            let mut v: Vec<(ids::Member, Option<&str>)> = clusters
+                .get(c)
+                .iter()
+                .map(|&i| {
+                    (
+                        (m.records.source_name(i), m.records.key(i)),
+                        prev_of_record.get(i).copied().flatten(),
+                    )
+                })
+                .collect();
+            v.dedup_by(|x, y| x.0 == y.0);
+            v
+        };
+        let clusters_par = (0..clusters.len()).into_par_iter().with_min_len(4096);
+        let (member_keys, previous_of): (Vec<Vec<ids::Member>>, Vec<Vec<Option<&str>>>) =
+            if prev_e.is_empty() {
+                let keys = clusters_par
+                    .map(|c| members_of(c).into_iter().map(|x| x.0).collect())
                     .collect();
-                v.dedup_by(|x, y| x.0 == y.0);
-                v.into_iter().unzip()
-            })
-            .unzip();
+                (keys, Vec::new())
+            } else {
+                clusters_par
+                    .map(|c| members_of(c).into_iter().unzip())
+                    .unzip()
+            };
         drop(prev_of_record);
         phase.lap("ids_previous_index");
         let prefix = g
