@@ -114,35 +114,23 @@ impl<'p> PreviousIds<'p> {
 
     /// The ids of records given in ascending (source, key) order, by one merge with
     /// the previous rows instead of a search per record (a record out of order is
-    /// searched).
+    /// searched); lazily, so a caller can place them without a list in between.
     pub fn of_sorted<'m>(
         &self,
         members: impl IntoIterator<Item = Member<'m>>,
-    ) -> Vec<Option<&'p str>> {
+    ) -> impl Iterator<Item = Option<&'p str>> {
         let mut at = 0;
         let mut last: Option<Member<'m>> = None;
-        members
-            .into_iter()
-            .map(|m| {
-                if last.is_some_and(|l| m < l) {
-                    return self.get(&m);
-                }
-                last = Some(m);
-                while at < self.rows.len() && self.rows[at].0 < m {
-                    at += 1;
-                }
-                (at < self.rows.len() && self.rows[at].0 == m).then(|| self.rows[at].1)
-            })
-            .collect()
-    }
-
-    /// The ids of each cluster's members (same shape as `clusters`), by search.
-    pub fn of_clusters(&self, clusters: &[Vec<Member<'_>>]) -> Vec<Vec<Option<&'p str>>> {
-        clusters
-            .par_iter()
-            .with_min_len(1024)
-            .map(|c| c.iter().map(|m| self.get(m)).collect())
-            .collect()
+        members.into_iter().map(move |m| {
+            if last.is_some_and(|l| m < l) {
+                return self.get(&m);
+            }
+            last = Some(m);
+            while at < self.rows.len() && self.rows[at].0 < m {
+                at += 1;
+            }
+            (at < self.rows.len() && self.rows[at].0 == m).then(|| self.rows[at].1)
+        })
     }
 }
 
@@ -436,7 +424,10 @@ mod tests {
                 .map(|((s, k), g)| ((s.as_str(), k.as_str()), g.as_str()))
                 .collect(),
         );
-        let of = p.of_clusters(&c);
+        let of: Vec<Vec<Option<&str>>> = c
+            .iter()
+            .map(|m| m.iter().map(|x| p.get(x)).collect())
+            .collect();
         assign(entity, prefix, &c, &p, &of, registry.to_vec(), run_date)
     }
 
@@ -640,7 +631,7 @@ mod tests {
             ("u", "a"),
             ("s", "d"),
         ];
-        let merged = p.of_sorted(tonight.iter().copied());
+        let merged: Vec<Option<&str>> = p.of_sorted(tonight.iter().copied()).collect();
         let searched: Vec<Option<&str>> = tonight.iter().map(|m| p.get(m)).collect();
         assert_eq!(merged, searched);
         assert_eq!(

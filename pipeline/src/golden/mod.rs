@@ -518,9 +518,9 @@ pub fn run(
         phase.lap("clusters");
         // The previous night's ids of this entity's records (a key seen twice: the
         // later row), matched to tonight's records by one merge: both lists are in
-        // (source, key) order.
-        // Counted first: growing a vector of millions by doubling costs more than
-        // filling it (every doubling copies it into freshly zeroed pages).
+        // (source, key) order. The rows are counted first: growing a vector of
+        // millions by doubling costs more than filling it (every doubling copies it
+        // into freshly zeroed pages).
         let entity_rows: usize = previous
             .iter()
             .map(|b| {
