@@ -13,8 +13,13 @@ pub const NULL_LEVEL: u8 = 15;
 
 #[inline]
 pub fn hash_str(s: &str) -> u64 {
+    hash_bytes(s.as_bytes())
+}
+
+/// [`hash_str`] of bytes.
+pub fn hash_bytes(b: &[u8]) -> u64 {
     // Never 0, which marks "no value".
-    xxhash_rust::xxh3::xxh3_64(s.as_bytes()) | 1
+    xxhash_rust::xxh3::xxh3_64(b) | 1
 }
 
 /// One prepared comparison.
