@@ -175,6 +175,52 @@ fn every_record_is_in_exactly_one_cluster() {
     }
 }
 
+/// A cluster's id is the entity and 12 hex digits of the hash of its smallest
+/// (source, key) member, and `clusters.parquet` lists each source's records in key order.
+#[test]
+fn cluster_ids_and_record_order_follow_their_definition() {
+    let t = tmp();
+    assert_code(&run(&demo_config(), t.path(), AS_OF), 0);
+    let cl = rows(&run_dir(t.path(), AS_OF).join("clusters.parquet"));
+    let mut smallest: BTreeMap<&str, (&str, &str, &str)> = BTreeMap::new();
+    for r in &cl {
+        let m = (
+            r["entity"].as_str(),
+            r["source"].as_str(),
+            r["record_key"].as_str(),
+        );
+        let e = smallest.entry(r["cluster_id"].as_str()).or_insert(m);
+        *e = (*e).min(m);
+    }
+    assert!(smallest.len() > 10);
+    for (id, (entity, source, key)) in smallest {
+        let h = recon::matching::compare::hash_str(&format!("{entity}\u{1f}{source}\u{1f}{key}"));
+        assert_eq!(id, format!("{entity}-{:012x}", h & 0xFFFF_FFFF_FFFF));
+    }
+    // Within an entity, each source's records form one run, in (key, line) order.
+    let mut runs: Vec<(&str, &str)> = Vec::new();
+    for w in cl.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        if (a["entity"].as_str(), a["source"].as_str())
+            == (b["entity"].as_str(), b["source"].as_str())
+        {
+            let line = |r: &BTreeMap<String, String>| r["line"].parse::<i64>().unwrap();
+            assert!(
+                (a["record_key"].as_bytes(), line(a)) <= (b["record_key"].as_bytes(), line(b)),
+                "{a:?} before {b:?}"
+            );
+        }
+    }
+    for r in &cl {
+        let k = (r["entity"].as_str(), r["source"].as_str());
+        if runs.last() != Some(&k) {
+            assert!(!runs.contains(&k), "{k:?} in two runs");
+            runs.push(k);
+        }
+    }
+    assert_eq!(runs.len(), 3, "{runs:?}");
+}
+
 #[test]
 fn pair_scores_are_explained_comparison_by_comparison() {
     let t = tmp();

@@ -692,19 +692,11 @@ fn match_entity(
                 .copied()
                 .expect("non-empty");
             buf.clear();
-            for (k, part) in [
-                e.name.as_str(),
-                records.source_name(anchor as usize),
-                records.key(anchor as usize),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                if k > 0 {
-                    buf.push(0x1f);
-                }
-                buf.extend_from_slice(part.as_bytes());
-            }
+            buf.extend_from_slice(e.name.as_bytes());
+            buf.push(0x1f);
+            buf.extend_from_slice(records.source_name(anchor as usize).as_bytes());
+            buf.push(0x1f);
+            buf.extend_from_slice(records.key(anchor as usize).as_bytes());
             compare::hash_bytes(buf) & 0xFFFF_FFFF_FFFF
         })
         .collect();
@@ -1754,15 +1746,10 @@ mod tests {
     #[test]
     fn cluster_hex_is_the_formatted_hash() {
         let mut out = [0u8; 12];
-        let mut h = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = fellegi_sunter::Rng::new(3);
         for v in [0, 1, 0xf, 0x10, 0xabc_def, 0xffff_ffff_ffff]
             .into_iter()
-            .chain((0..1000).map(|_| {
-                h ^= h << 13;
-                h ^= h >> 7;
-                h ^= h << 17;
-                h & 0xffff_ffff_ffff
-            }))
+            .chain((0..1000).map(|_| rng.next_u64() & 0xffff_ffff_ffff))
         {
             cluster_hex(v, &mut out);
             assert_eq!(std::str::from_utf8(&out).unwrap(), format!("{v:012x}"));

@@ -307,17 +307,11 @@ mod tests {
     #[test]
     fn key_order_of_generated_keys_matches_whole_keys() {
         // Pseudo-random keys of a few shapes (a fixed seed), thousands of them.
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::matching::fellegi_sunter::Rng::new(11);
         let alphabet = b"0Aa\0z9";
         let mut owned: Vec<(u16, String, i64)> = Vec::new();
         for i in 0..5000 {
-            let x = next();
+            let x = rng.next_u64();
             let len = (x % 20) as usize;
             let prefix = ["001", "001Dn000", "cus_", ""][(x >> 8) as usize % 4];
             let mut k = prefix.to_string();
